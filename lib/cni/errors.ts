@@ -1,0 +1,55 @@
+// The CNI error codes (cni-spec.md §6). Codes 0-99 carry their spec meaning only;
+// 999 is what the dispatcher wraps any untyped failure in, as the Go skel does.
+export const Code = {
+  IncompatibleVersion: 1,
+  UnsupportedField: 2,
+  UnknownContainer: 3,
+  InvalidEnv: 4,
+  IOFailure: 5,
+  DecodeFailure: 6,
+  InvalidConfig: 7,
+  TryAgainLater: 11,
+  NotAvailable: 50,
+  NotAvailableDegraded: 51,
+  Internal: 999,
+} as const;
+
+export type CniErrorCode = number;
+
+export interface CniErrorJson {
+  cniVersion?: string;
+  code: number;
+  msg: string;
+  details?: string;
+}
+
+export class CniError extends Error {
+  readonly code: CniErrorCode;
+  readonly details?: string;
+
+  constructor(code: CniErrorCode, msg: string, details?: string, options?: { cause?: unknown }) {
+    super(msg, options);
+    this.name = 'CniError';
+    this.code = code;
+    if (details) this.details = details;
+  }
+
+  toJSON(cniVersion?: string): CniErrorJson {
+    const out: CniErrorJson = cniVersion ? { cniVersion, code: this.code, msg: this.message } : { code: this.code, msg: this.message };
+    if (this.details) out.details = this.details;
+    return out;
+  }
+}
+
+/** Prefix a message while keeping the code, as Go's fmt.Errorf("...: %w") would. */
+export function wrapError(err: unknown, prefix: string, fallbackCode: CniErrorCode = Code.Internal): CniError {
+  if (err instanceof CniError) return new CniError(err.code, `${prefix}: ${err.message}`, err.details, { cause: err });
+  return new CniError(fallbackCode, `${prefix}: ${errorText(err)}`, undefined, { cause: err });
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export const invalidConfig = (msg: string, details?: string) => new CniError(Code.InvalidConfig, msg, details);
+export const invalidEnv = (msg: string) => new CniError(Code.InvalidEnv, msg);

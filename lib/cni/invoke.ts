@@ -1,0 +1,71 @@
+// Delegation (cni-spec.md §7): find `type` in CNI_PATH, exec it with the caller's
+// environment and CNI_COMMAND overridden, config on stdin. The only other place
+// besides lib/masq.ts that starts processes; always an argv array, never a shell.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { CniError, Code } from './errors';
+import type { Verb } from './types';
+
+/** First `<dir>/<type>` that is a regular file (symlinks followed), as libcni does. */
+export function findInPath(type: string, dirs: string[]): string {
+  if (!type || type.includes('/') || type.includes('\\') || type === '.' || type === '..') {
+    throw new CniError(Code.InvalidConfig, `invalid plugin type "${type}": it must be a plain file name`);
+  }
+  for (const dir of dirs) {
+    // A relative CNI_PATH entry would resolve against whatever directory we were started in.
+    if (!path.isAbsolute(dir)) continue;
+    const candidate = path.join(dir, type);
+    try {
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here; try the next directory
+    }
+  }
+  throw new CniError(Code.InvalidConfig, `failed to find plugin "${type}" in path [${dirs.join(' ')}]`);
+}
+
+export interface DelegateOptions {
+  path: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Run a delegate plugin. Returns the parsed stdout for ADD (and undefined for the
+ * other verbs); a failing delegate's error is rethrown with its own code, message
+ * and details so the runtime sees exactly what the delegate said.
+ */
+export function delegate(verb: Verb, type: string, stdin: Buffer | string, opts: DelegateOptions): unknown {
+  const file = findInPath(type, opts.path);
+  const env = { ...(opts.env ?? process.env), CNI_COMMAND: verb };
+  let res = spawnSync(file, [], { input: stdin, env, maxBuffer: 16 << 20 });
+  // A binary being replaced under us (an upgrade copying into /opt/cni/bin) fails with
+  // ETXTBSY for a moment; the Go invoke retries the same way.
+  for (let i = 0; i < 5 && (res.error as NodeJS.ErrnoException | undefined)?.code === 'ETXTBSY'; i++) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    res = spawnSync(file, [], { input: stdin, env, maxBuffer: 16 << 20 });
+  }
+  if (res.stderr?.length) process.stderr.write(res.stderr);
+  if (res.error) throw new CniError(Code.Internal, `failed to run plugin "${file}": ${res.error.message}`);
+  const out = res.stdout.toString('utf8').trim();
+  if (res.status !== 0) {
+    const why = res.signal ? `killed by ${res.signal}` : `exit status ${res.status}`;
+    let parsed: { code?: unknown; msg?: unknown; details?: unknown } | undefined;
+    try {
+      parsed = out ? JSON.parse(out) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed && typeof parsed.code === 'number' && typeof parsed.msg === 'string') {
+      throw new CniError(parsed.code, parsed.msg, typeof parsed.details === 'string' ? parsed.details : undefined);
+    }
+    const text = out || res.stderr.toString('utf8').trim();
+    throw new CniError(Code.Internal, `plugin "${type}" failed (${why})${text ? `: ${text}` : ' with no error message'}`);
+  }
+  if (verb !== 'ADD') return undefined;
+  try {
+    return JSON.parse(out);
+  } catch {
+    throw new CniError(Code.DecodeFailure, `plugin "${type}" printed a result that is not JSON: ${out.slice(0, 200)}`);
+  }
+}

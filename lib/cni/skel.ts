@@ -1,0 +1,230 @@
+// The dispatcher: CNI env and stdin in, exactly one protocol document out.
+// Validation follows the Go skel's order (cni-spec.md §6) so that runtimes see the
+// same codes: env (4) → stdin (5/6) → name/type (7) → version (6/1) → verb gates (1).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CniError, Code, errorText } from './errors';
+import type { CmdArgs, NetConf, Result, Verb } from './types';
+import { SUPPORTED_VERSIONS, convertResult, parseVersion, versionAtLeast } from './version';
+
+export interface PluginSpec {
+  /** Shown on stderr when CNI_COMMAND is unset. */
+  about: string;
+  add(args: CmdArgs): Promise<Result>;
+  del(args: CmdArgs): Promise<void>;
+  check(args: CmdArgs): Promise<void>;
+  status(args: CmdArgs): Promise<void>;
+  gc(args: CmdArgs): Promise<void>;
+}
+
+export interface Outcome {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export const MAX_STDIN = 1 << 20;
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
+const VERBS: readonly Verb[] = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION'];
+const REQUIRED_ENV: Partial<Record<Verb, string[]>> = {
+  ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME'],
+  DEL: ['CNI_CONTAINERID', 'CNI_IFNAME'],
+  CHECK: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME'],
+};
+
+export function validateContainerId(id: string): void {
+  if (!NAME_RE.test(id)) throw new CniError(Code.InvalidEnv, `invalid characters in containerID "${id}"`);
+}
+
+export function validateIfName(name: string): void {
+  let why: string | undefined;
+  if (name === '') why = 'is empty';
+  else if (Buffer.byteLength(name) > 15) why = 'is longer than 15 bytes';
+  else if (name === '.' || name === '..') why = 'is "." or ".."';
+  else if (/[/:\s\0]/.test(name)) why = 'contains "/", ":", a NUL or white space';
+  if (why) throw new CniError(Code.InvalidEnv, `invalid interface name "${name}": it ${why}`);
+}
+
+export function validateNetworkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name === '') throw new CniError(Code.InvalidConfig, 'missing network name: the config needs a "name"');
+  if (name.length > 255 || !NAME_RE.test(name)) {
+    throw new CniError(Code.InvalidConfig, `invalid characters in network name "${name}": it must match ${NAME_RE.source}`);
+  }
+}
+
+/** Parse and validate stdin into a NetConf: codes 6 and 7, then 6/1 for the version. */
+export function parseConf(stdin: Buffer): NetConf {
+  if (stdin.length > MAX_STDIN) throw new CniError(Code.DecodeFailure, `config on stdin is larger than ${MAX_STDIN} bytes`);
+  let conf: unknown;
+  try {
+    conf = JSON.parse(stdin.toString('utf8'));
+  } catch (err) {
+    const what = stdin.length === 0 ? 'stdin is empty' : errorText(err);
+    throw new CniError(Code.DecodeFailure, `failed to decode the network config: ${what}`);
+  }
+  if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) {
+    throw new CniError(Code.DecodeFailure, 'failed to decode the network config: it is not a JSON object');
+  }
+  const c = conf as Record<string, unknown>;
+  validateNetworkName(c.name);
+  if (typeof c.type !== 'string' || c.type === '') throw new CniError(Code.InvalidConfig, `network "${c.name}": missing plugin "type"`);
+  if (c.cniVersion === undefined || c.cniVersion === '') {
+    throw new CniError(Code.InvalidConfig, `network "${c.name}": missing "cniVersion" (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
+  }
+  if (typeof c.cniVersion !== 'string') throw new CniError(Code.DecodeFailure, `network "${c.name}": "cniVersion" must be a string`);
+  try {
+    parseVersion(c.cniVersion);
+  } catch (err) {
+    throw new CniError(Code.DecodeFailure, `network "${c.name}": ${errorText(err)}`);
+  }
+  if (!SUPPORTED_VERSIONS.includes(c.cniVersion)) {
+    throw new CniError(Code.IncompatibleVersion, 'incompatible CNI versions', `config is "${c.cniVersion}", plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`);
+  }
+  return c as NetConf;
+}
+
+function gate(verb: Verb, version: string): void {
+  const min = verb === 'CHECK' ? '0.4.0' : verb === 'GC' || verb === 'STATUS' ? '1.1.0' : undefined;
+  if (min && !versionAtLeast(version, min)) {
+    throw new CniError(Code.IncompatibleVersion, `config version "${version}" does not allow ${verb} (it needs ${min} or later)`);
+  }
+}
+
+function ownNetns(netnsPath: string): boolean {
+  try {
+    const a = fs.statSync(netnsPath);
+    const b = fs.statSync('/proc/self/ns/net');
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false; // a netns that cannot be opened is the handler's business (DEL must still pass)
+  }
+}
+
+function versionOutput(stdin: Buffer | undefined): string {
+  let echo = '1.1.0';
+  try {
+    const v = stdin && stdin.length ? (JSON.parse(stdin.toString('utf8')) as { cniVersion?: unknown }).cniVersion : undefined;
+    if (typeof v === 'string' && SUPPORTED_VERSIONS.includes(v)) echo = v;
+  } catch {
+    // VERSION never fails on what stdin says.
+  }
+  return JSON.stringify({ cniVersion: echo, supportedVersions: SUPPORTED_VERSIONS }) + '\n';
+}
+
+/** The whole protocol as a function: env + stdin in, stdout/exit code out. */
+export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin: () => Buffer): Promise<Outcome> {
+  const command = env.CNI_COMMAND;
+  if (command === undefined || command === '') {
+    return { stdout: '', stderr: `${spec.about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`, exitCode: 0 };
+  }
+  let cniVersion: string | undefined;
+  try {
+    if (command === 'VERSION') {
+      let stdin: Buffer | undefined;
+      try {
+        stdin = readStdin();
+      } catch {
+        stdin = undefined;
+      }
+      return { stdout: versionOutput(stdin), stderr: '', exitCode: 0 };
+    }
+    const verb = VERBS.includes(command as Verb) ? (command as Verb) : undefined;
+    const missing = (verb ? (REQUIRED_ENV[verb] ?? []) : []).filter((k) => !env[k]);
+    if (missing.length) throw new CniError(Code.InvalidEnv, `required env variables [${missing.join(',')}] missing`);
+    const perAttachment = verb === 'ADD' || verb === 'DEL' || verb === 'CHECK';
+    if (perAttachment) {
+      validateContainerId(env.CNI_CONTAINERID!);
+      validateIfName(env.CNI_IFNAME!);
+    }
+    let stdin: Buffer;
+    try {
+      stdin = readStdin();
+    } catch (err) {
+      if (err instanceof CniError) throw err;
+      throw new CniError(Code.IOFailure, `failed to read the config from stdin: ${errorText(err)}`);
+    }
+    const conf = parseConf(stdin);
+    cniVersion = conf.cniVersion;
+    if (!verb) throw new CniError(Code.InvalidEnv, `unknown CNI_COMMAND: ${command}`);
+    gate(verb, conf.cniVersion);
+    const netns = env.CNI_NETNS ?? '';
+    if ((verb === 'ADD' || verb === 'CHECK') && ownNetns(netns) && !/^(1|true)$/i.test(env.CNI_NETNS_OVERRIDE ?? '')) {
+      throw new CniError(Code.InvalidEnv, `CNI_NETNS "${netns}" is the plugin's own network namespace`);
+    }
+    const args: CmdArgs = {
+      command: verb,
+      containerId: perAttachment ? env.CNI_CONTAINERID! : (env.CNI_CONTAINERID ?? ''),
+      netns: perAttachment ? netns : '',
+      ifName: perAttachment ? env.CNI_IFNAME! : (env.CNI_IFNAME ?? ''),
+      args: env.CNI_ARGS ?? '',
+      path: splitPath(env.CNI_PATH),
+      stdin,
+      conf,
+    };
+    if (verb === 'ADD') {
+      const result = await spec.add(args);
+      return { stdout: JSON.stringify(convertResult(result, conf.cniVersion), null, 2) + '\n', stderr: '', exitCode: 0 };
+    }
+    const handler = { DEL: spec.del, CHECK: spec.check, GC: spec.gc, STATUS: spec.status }[verb];
+    await handler.call(spec, args);
+    return { stdout: '', stderr: '', exitCode: 0 };
+  } catch (err) {
+    const e = err instanceof CniError ? err : new CniError(Code.Internal, errorText(err), undefined, { cause: err });
+    const stderr = err instanceof CniError ? '' : `${(err as Error)?.stack ?? String(err)}\n`;
+    return { stdout: JSON.stringify(e.toJSON(cniVersion)) + '\n', stderr, exitCode: 1 };
+  }
+}
+
+/** CNI_PATH, or (for a person running a plugin by hand) the directory this executable lives in. */
+export function splitPath(cniPath: string | undefined): string[] {
+  if (cniPath) return cniPath.split(':').filter(Boolean);
+  return [path.dirname(path.resolve(process.argv[1] ?? '.'))];
+}
+
+/** Read all of stdin synchronously, refusing more than MAX_STDIN without buffering it whole. */
+export function readStdinSync(): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(0, buf, 0, buf.length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      if (code === 'EOF' || code === 'EBADF') break; // stdin closed or absent: treat as empty
+      throw err;
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > MAX_STDIN) throw new CniError(Code.DecodeFailure, `config on stdin is larger than ${MAX_STDIN} bytes`);
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Entry point of an executable: run, print, exit. */
+export async function runPlugin(spec: PluginSpec): Promise<void> {
+  const command = process.env.CNI_COMMAND;
+  // VERSION must never hang on a stdin that nobody closes (a terminal, an idle pipe).
+  const read = command === 'VERSION' && !stdinIsFinite() ? () => Buffer.alloc(0) : readStdinSync;
+  let outcome: Outcome;
+  try {
+    outcome = await dispatch(spec, process.env, read);
+  } catch (err) {
+    outcome = { stdout: JSON.stringify(new CniError(Code.Internal, errorText(err)).toJSON()) + '\n', stderr: '', exitCode: 1 };
+  }
+  if (outcome.stderr) fs.writeSync(2, outcome.stderr);
+  if (outcome.stdout) fs.writeSync(1, outcome.stdout);
+  // Exit now: a stray handle (an unreferenced socket, a timer) must not keep the runtime waiting.
+  process.exit(outcome.exitCode);
+}
+
+function stdinIsFinite(): boolean {
+  try {
+    return fs.fstatSync(0).isFile();
+  } catch {
+    return false;
+  }
+}

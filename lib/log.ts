@@ -1,0 +1,32 @@
+// Every diagnostic goes to stderr (or, opt-in, a file): stdout carries the CNI
+// protocol and nothing else (cni-spec.md §6).
+import * as fs from 'node:fs';
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+const threshold = (): number => order[(process.env.CNI_LOG_LEVEL as Level) ?? 'info'] ?? order.info;
+
+let prefix = 'cni';
+export function setLogPrefix(p: string): void {
+  prefix = p;
+}
+
+function write(level: Level, msg: string): void {
+  if (order[level] < threshold()) return;
+  const line = `${new Date().toISOString()} ${prefix} ${level}: ${msg}\n`;
+  const file = process.env.CNI_LOG_FILE;
+  try {
+    if (file) fs.appendFileSync(file, line, { mode: 0o600 });
+    else fs.writeSync(2, line);
+  } catch {
+    // Logging must never turn a working call into a failing one.
+  }
+}
+
+export const log = {
+  debug: (m: string) => write('debug', m),
+  info: (m: string) => write('info', m),
+  warn: (m: string) => write('warn', m),
+  error: (m: string) => write('error', m),
+};

@@ -1,0 +1,33 @@
+// Loads the native helper. In a build it sits beside the bundle (dist/cninative.node,
+// copied into /opt/cni/bin with the plugins); from source it is node-gyp's output.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface Native {
+  setns(fd: number, nstype: number): void;
+  /** 0 on success, else the errno (EWOULDBLOCK when LOCK_NB finds it held). */
+  flock(fd: number, op: number): number;
+}
+
+export const CLONE_NEWNET = 0x40000000;
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+export const EWOULDBLOCK = 11;
+
+let loaded: Native | undefined;
+
+export function native(): Native {
+  if (loaded) return loaded;
+  const candidates = [
+    path.join(__dirname, 'cninative.node'),
+    path.join(__dirname, '..', '..', 'build', 'Release', 'cninative.node'),
+  ];
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) throw new Error(`native helper cninative.node not found (looked in ${candidates.join(', ')}); run npm run build`);
+  // A dynamic require: esbuild leaves it alone, so the .node file is loaded from disk at run time.
+  const req = module.require.bind(module);
+  loaded = req(found) as Native;
+  return loaded;
+}

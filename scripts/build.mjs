@@ -1,0 +1,58 @@
+// npm run build: the native helper (node-gyp, against this Node's own headers since
+// nothing can be downloaded here), then one esbuild bundle per plugin. dist/ is
+// self-contained: `cp dist/* /opt/cni/bin/` works on a node with Node and no node_modules.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const plugins = ['bridge', 'flannel'];
+
+// node-gyp wants the directory holding include/node; derive it from this Node.
+const nodedir = [path.resolve(path.dirname(process.execPath), '..'), '/usr'].find((d) =>
+  fs.existsSync(path.join(d, 'include', 'node', 'node_api.h')),
+);
+if (!nodedir) throw new Error('Node headers (include/node/node_api.h) not found; install them with your Node');
+const gyp = path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+execFileSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=warn'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+
+fs.rmSync(dist, { recursive: true, force: true });
+fs.mkdirSync(dist, { recursive: true });
+fs.copyFileSync(path.join(root, 'build', 'Release', 'cninative.node'), path.join(dist, 'cninative.node'));
+const netlinkBinary = path.join(root, 'node_modules', 'netlink', 'prebuilds', `linux-${process.arch}`, 'node.napi.node');
+fs.copyFileSync(netlinkBinary, path.join(dist, 'netlink.node'));
+
+// netlink finds its binary with node-gyp-build(__dirname + '/..'); inside a bundle
+// __dirname is dist/, so point it at the copy beside the bundle instead.
+const netlinkBinaryBesideBundle = {
+  name: 'netlink-binary',
+  setup(build) {
+    build.onLoad({ filter: /netlink[\\/]dist[\\/]raw\.js$/ }, async (args) => {
+      const src = await fs.promises.readFile(args.path, 'utf8');
+      const from = "require('node-gyp-build')(__dirname + '/..')";
+      if (!src.includes(from)) throw new Error(`netlink's binary lookup changed in ${args.path}; update scripts/build.mjs`);
+      return { contents: src.replace(from, "require(require('path').join(__dirname, 'netlink.node'))"), loader: 'js' };
+    });
+  },
+};
+
+for (const name of plugins) {
+  const out = path.join(dist, name);
+  await esbuild.build({
+    entryPoints: [path.join(root, 'plugins', name, 'main.ts')],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    banner: { js: '#!/usr/bin/env node' },
+    plugins: [netlinkBinaryBesideBundle],
+    logLevel: 'warning',
+    legalComments: 'none',
+  });
+  fs.chmodSync(out, 0o755);
+}
+console.error(`built ${plugins.map((p) => `dist/${p}`).join(', ')} (+ cninative.node, netlink.node)`);
