@@ -1,6 +1,6 @@
 // The only module that imports ip-address. Everything else sees addresses as
 // (family, bigint) pairs, which makes range arithmetic exact for IPv6 too.
-import { Address4, Address6 } from 'ip-address';
+import { Address6 } from 'ip-address';
 
 export type Family = 4 | 6;
 

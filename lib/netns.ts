@@ -18,7 +18,7 @@ export interface NetnsHandle {
 export function tryOpenNetns(path: string): NetnsHandle | undefined {
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_CLOEXEC);
+    fd = fs.openSync(path, fs.constants.O_RDONLY);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new CniError(Code.Internal, `failed to open netns "${path}": ${(err as Error).message}`);
@@ -52,7 +52,7 @@ type NotPromise<T> = T extends PromiseLike<unknown> ? never : T;
 /** Run `fn` synchronously with this thread inside `ns`, then return to the original netns. */
 export function inNetns<T>(ns: NetnsHandle, fn: () => NotPromise<T>): T {
   const n = native();
-  const home = fs.openSync('/proc/thread-self/ns/net', fs.constants.O_RDONLY | fs.constants.O_CLOEXEC);
+  const home = fs.openSync('/proc/thread-self/ns/net', fs.constants.O_RDONLY);
   try {
     try {
       n.setns(ns.fd, CLONE_NEWNET);

@@ -9,7 +9,8 @@ import * as esbuild from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
-const plugins = ['bridge', 'flannel'];
+// `node scripts/build.mjs bridge` builds one plugin (quicker while working on it).
+const plugins = process.argv.length > 2 ? process.argv.slice(2) : ['bridge', 'flannel'];
 
 // node-gyp wants the directory holding include/node; derive it from this Node.
 const nodedir = [path.resolve(path.dirname(process.execPath), '..'), '/usr'].find((d) =>
@@ -48,7 +49,7 @@ for (const name of plugins) {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    banner: { js: '#!/usr/bin/env node' },
+    banner: { js: '#!/usr/bin/env node\n// built by cni-flannel-bridge (TypeScript CNI plugins)' },
     plugins: [netlinkBinaryBesideBundle],
     logLevel: 'warning',
     legalComments: 'none',

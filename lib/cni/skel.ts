@@ -165,8 +165,13 @@ export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStd
       const result = await spec.add(args);
       return { stdout: JSON.stringify(convertResult(result, conf.cniVersion), null, 2) + '\n', stderr: '', exitCode: 0 };
     }
-    const handler = { DEL: spec.del, CHECK: spec.check, GC: spec.gc, STATUS: spec.status }[verb];
-    await handler.call(spec, args);
+    const handlers: Record<Exclude<Verb, 'ADD' | 'VERSION'>, (a: CmdArgs) => Promise<void>> = {
+      DEL: (a) => spec.del(a),
+      CHECK: (a) => spec.check(a),
+      GC: (a) => spec.gc(a),
+      STATUS: (a) => spec.status(a),
+    };
+    await handlers[verb as Exclude<Verb, 'ADD' | 'VERSION'>](args);
     return { stdout: '', stderr: '', exitCode: 0 };
   } catch (err) {
     const e = err instanceof CniError ? err : new CniError(Code.Internal, errorText(err), undefined, { cause: err });

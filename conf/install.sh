@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Install the built plugins into <prefix>/opt/cni/bin and a conflist into
+# <prefix>/etc/cni/net.d. Each file is copied to a temporary name and renamed into
+# place, so a runtime never executes a half-written plugin.
+set -euo pipefail
+
+usage() {
+  cat <<USAGE
+usage: conf/install.sh [--prefix DIR] [--conf flannel|bridge|none] [--force]
+  --prefix DIR   install under DIR instead of / (tests use a temporary root)
+  --conf NAME    which conflist to install (default: flannel; none = binaries only)
+  --force        replace plugin binaries that were not built by this project
+USAGE
+}
+
+prefix=""
+conf="flannel"
+force=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
+    --conf) conf="${2:?--conf needs a name}"; shift 2 ;;
+    --force) force=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+dist="$here/dist"
+bindir="$prefix/opt/cni/bin"
+confdir="$prefix/etc/cni/net.d"
+marker="built by cni-flannel-bridge"
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "install: Node.js 20 or later is needed on this node (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+for f in bridge flannel cninative.node netlink.node; do
+  [ -f "$dist/$f" ] || { echo "install: $dist/$f is missing; run npm run build first" >&2; exit 1; }
+done
+
+mkdir -p "$bindir" "$confdir"
+for f in bridge flannel; do
+  if [ -e "$bindir/$f" ] && ! grep -q "$marker" "$bindir/$f" 2>/dev/null && [ "$force" -ne 1 ]; then
+    echo "install: $bindir/$f exists and was not built by this project; keeping it (use --force to replace it)" >&2
+    exit 1
+  fi
+done
+
+install_atomic() { # src dst mode
+  local tmp
+  tmp="$(dirname "$2")/.$(basename "$2").tmp.$$"
+  cp "$1" "$tmp"
+  chmod "$3" "$tmp"
+  mv -f "$tmp" "$2"
+  echo "installed $2"
+}
+
+for f in cninative.node netlink.node; do install_atomic "$dist/$f" "$bindir/$f" 0644; done
+for f in bridge flannel; do install_atomic "$dist/$f" "$bindir/$f" 0755; done
+case "$conf" in
+  flannel) install_atomic "$here/conf/10-flannel.conflist" "$confdir/10-flannel.conflist" 0644 ;;
+  bridge) install_atomic "$here/conf/10-bridge.conflist" "$confdir/10-bridge.conflist" 0644 ;;
+  none) ;;
+  *) echo "install: unknown --conf $conf" >&2; exit 2 ;;
+esac

@@ -1,0 +1,280 @@
+// The only module of lib/ipam that touches the filesystem. Layout and locking are
+// those of the reference host-local so both can share <dataDir>/<network>
+// (reference-plugins.md §3, §7): one file per address named by its canonical
+// text, content "<id>\r\n<ifname>", `last_reserved_ip.<N>`, and flock(2) on `lock`.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CniError, Code, errorText } from '../cni/errors';
+import { type IP, formatIP, tryParseIP } from '../ip';
+import { EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, native } from '../native';
+import { type Owner, type Reservation, type Store, ownerContent } from './store';
+
+export const LOCK_FILE = 'lock';
+export const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
+/** Scratch files start with a dot, so they never parse as an address. */
+const TMP_PREFIX = '.tmp-';
+export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
+
+export interface OpenOptions {
+  /** ADD creates the network directory; DEL and CHECK find nothing to do without it. */
+  create: boolean;
+  lockTimeoutMs?: number;
+}
+
+const errnoOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
+const ioError = (what: string, e: unknown): CniError =>
+  new CniError(Code.Internal, `host-local: ${what}: ${errorText(e)}`, undefined, { cause: e });
+
+/** Defence in depth: every name we join under dataDir must be a single component. */
+export function assertComponent(name: string, what: string): void {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw new CniError(Code.Internal, `host-local: refusing ${what} ${JSON.stringify(name)} as a file name`);
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const sleepSync = (ms: number): void => void Atomics.wait(sleeper, 0, 0, ms);
+
+/**
+ * flock(LOCK_EX) with a deadline: poll LOCK_NB with a 1→20 ms backoff instead of
+ * blocking, so a stuck holder turns into "try again later" (code 11) rather than
+ * a plugin hung until the runtime kills it.
+ */
+export function lockExclusive(fd: number, lockPath: string, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 1;
+  for (;;) {
+    const rc = native().flock(fd, LOCK_EX | LOCK_NB);
+    if (rc === 0) return;
+    if (rc !== EWOULDBLOCK) throw new CniError(Code.Internal, `host-local: flock ${lockPath} failed with errno ${rc}`);
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new CniError(
+        Code.TryAgainLater,
+        `host-local: timed out after ${timeoutMs} ms waiting for the lock on ${lockPath}; another IPAM call is holding it`,
+      );
+    }
+    sleepSync(Math.min(delay, left));
+    delay = Math.min(delay * 2, 20);
+  }
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Write a private scratch file and make it durable; the caller links or renames it. */
+function writeTemp(dir: string, content: string): string {
+  const tmp = path.join(dir, `${TMP_PREFIX}${randomBytes(8).toString('hex')}`);
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600); // exact mode whatever the umask: 0600 like the reference
+    fs.writeSync(fd, content);
+    fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+  return tmp;
+}
+
+function readSmall(file: string): string {
+  // 4 KiB is far beyond "<id>\r\n<ifname>"; a bigger file is not one of ours.
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const buf = Buffer.alloc(4096);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    return n === buf.length ? '' : buf.subarray(0, n).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export class DiskStore implements Store {
+  private readonly byName = new Map<string, Reservation>();
+  private dirty = false;
+
+  /** Reads the directory once; call only while holding the lock. */
+  constructor(readonly dir: string) {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (e) {
+      throw ioError(`cannot list ${dir}`, e);
+    }
+    for (const ent of entries) {
+      if (ent.name.startsWith(TMP_PREFIX)) {
+        // Only lock holders create scratch files, so one seen under the lock was
+        // left by a holder that died mid-write.
+        fs.rmSync(path.join(dir, ent.name), { force: true });
+        continue;
+      }
+      const ip = tryParseIP(ent.name);
+      if (!ip) continue;
+      let content = '';
+      if (ent.isFile()) {
+        try {
+          content = readSmall(path.join(dir, ent.name)).trim();
+        } catch {
+          // Unreadable: still occupies the address, owned by nobody we can name.
+        }
+      }
+      this.byName.set(formatIP(ip), { ip, name: ent.name, content });
+    }
+  }
+
+  reservations(): Reservation[] {
+    return [...this.byName.values()];
+  }
+
+  isReserved(ip: IP): boolean {
+    return this.byName.has(formatIP(ip));
+  }
+
+  reserve(ip: IP, owner: Owner): boolean {
+    const name = formatIP(ip);
+    assertComponent(name, 'address');
+    const content = ownerContent(owner);
+    let tmp: string;
+    try {
+      tmp = writeTemp(this.dir, content);
+    } catch (e) {
+      throw ioError(`cannot write a reservation for ${name} in ${this.dir}`, e);
+    }
+    try {
+      // link(2) publishes a file that already has its content, and fails with
+      // EEXIST exactly like O_EXCL: a crash can no longer leave an empty,
+      // ownerless address file behind (reference-plugins.md §6 item 5).
+      fs.linkSync(tmp, path.join(this.dir, name));
+    } catch (e) {
+      if (errnoOf(e) === 'EEXIST') {
+        this.byName.set(name, { ip, name, content: '' });
+        return false;
+      }
+      throw ioError(`cannot reserve ${path.join(this.dir, name)}`, e);
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+    this.byName.set(name, { ip, name, content });
+    this.dirty = true;
+    return true;
+  }
+
+  release(ip: IP): void {
+    const key = formatIP(ip);
+    const name = this.byName.get(key)?.name ?? key;
+    assertComponent(name, 'address');
+    try {
+      fs.unlinkSync(path.join(this.dir, name));
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw ioError(`cannot release ${path.join(this.dir, name)}`, e);
+    }
+    this.byName.delete(key);
+    this.dirty = true;
+  }
+
+  lastReserved(index: number): IP | undefined {
+    try {
+      return tryParseIP(readSmall(path.join(this.dir, `${LAST_RESERVED_PREFIX}${index}`)).trim());
+    } catch {
+      return undefined; // absent or unreadable: start from rangeStart, as upstream
+    }
+  }
+
+  setLastReserved(index: number, ip: IP): void {
+    const file = path.join(this.dir, `${LAST_RESERVED_PREFIX}${index}`);
+    let tmp: string | undefined;
+    try {
+      tmp = writeTemp(this.dir, formatIP(ip));
+      fs.renameSync(tmp, file);
+      tmp = undefined;
+      this.dirty = true;
+    } catch (e) {
+      throw ioError(`cannot write ${file}`, e);
+    } finally {
+      if (tmp) fs.rmSync(tmp, { force: true });
+    }
+  }
+
+  /** Make links, renames and unlinks durable: one directory fsync per call. */
+  sync(): void {
+    if (!this.dirty) return;
+    try {
+      fsyncDir(this.dir);
+    } catch (e) {
+      throw ioError(`cannot fsync ${this.dir}`, e);
+    }
+    this.dirty = false;
+  }
+}
+
+function ensureDir(dir: string): void {
+  try {
+    const created = fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    // mkdir honours the umask; the reference layout is 0755 for the network dir.
+    if (created !== undefined) fs.chmodSync(dir, 0o755);
+  } catch (e) {
+    throw ioError(`cannot create ${dir}`, e);
+  }
+}
+
+/**
+ * Run `fn` with the network's store open and its lock held, once per ADD/DEL/CHECK.
+ * Returns undefined without calling `fn` when the directory does not exist and
+ * `create` is false (nothing can be held there).
+ */
+export function withNetworkStore<T>(dataDir: string, network: string, opts: OpenOptions, fn: (s: DiskStore) => T): T | undefined {
+  assertComponent(network, 'network name');
+  const dir = path.join(dataDir, network);
+  if (opts.create) ensureDir(dir);
+  else if (!fs.existsSync(dir)) return undefined;
+
+  const lockPath = path.join(dir, LOCK_FILE);
+  let fd: number;
+  try {
+    // 0750 is what the reference (go-filemutex) creates; matching it keeps a
+    // directory made by either implementation indistinguishable.
+    fd = fs.openSync(lockPath, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o750);
+  } catch (e) {
+    throw ioError(`cannot open lock file ${lockPath}`, e);
+  }
+  try {
+    lockExclusive(fd, lockPath, opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+    try {
+      const store = new DiskStore(dir);
+      try {
+        const out = fn(store);
+        store.sync();
+        return out;
+      } catch (e) {
+        try {
+          store.sync(); // a rollback's unlinks deserve durability too
+        } catch {
+          // the original error matters more
+        }
+        throw e;
+      }
+    } finally {
+      native().flock(fd, LOCK_UN);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Read the resolv.conf named by ipam.resolvConf. */
+export function readResolvConf(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw ioError(`cannot read resolvConf ${file}`, e);
+  }
+}

@@ -1,0 +1,59 @@
+// host-local IPAM, run in-process by the bridge plugin instead of exec'ing a
+// second binary, but sharing the reference's on-disk state and lock so a node can
+// mix both (reference-plugins.md §1g, §3). Each verb takes the lock once.
+import { CniError, Code } from '../cni/errors';
+import type { CmdArgs, IPConfig, Result } from '../cni/types';
+import { formatIP } from '../ip';
+import { allocate, findOwned, releaseOwner } from './allocator';
+import { type IpamConfig, parseIpamConfig, parseResolvConf } from './config';
+import { readResolvConf, withNetworkStore } from './disk-store';
+import type { Owner } from './store';
+
+function ownerOf(cmd: CmdArgs): Owner {
+  // The dispatcher validates both; an empty or multi-line value here would write
+  // a file that no DEL could ever match, so refuse rather than leak.
+  for (const [what, v] of [['CNI_CONTAINERID', cmd.containerId], ['CNI_IFNAME', cmd.ifName]] as const) {
+    if (v.trim() === '' || /[\r\n\0]/.test(v)) throw new CniError(Code.InvalidEnv, `host-local: invalid ${what} ${JSON.stringify(v)}`);
+  }
+  return { containerId: cmd.containerId, ifName: cmd.ifName };
+}
+
+/** ADD: one address per range set; an IPAM result (no interfaces, no ips[].interface). */
+export async function ipamAdd(cmd: CmdArgs): Promise<Result> {
+  const conf: IpamConfig = parseIpamConfig(cmd.conf, cmd.args);
+  const owner = ownerOf(cmd);
+  // Read before taking the lock: a bad path fails the ADD with nothing reserved.
+  const dns = conf.resolvConf !== undefined && conf.resolvConf !== '' ? parseResolvConf(readResolvConf(conf.resolvConf)) : undefined;
+
+  const allocations = withNetworkStore(conf.dataDir, conf.name, { create: true }, (store) =>
+    allocate(store, conf.rangeSets, owner, conf.requestedIPs),
+  );
+  if (!allocations) throw new CniError(Code.Internal, 'host-local: network directory vanished during ADD');
+
+  const ips: IPConfig[] = allocations.map((a) => ({
+    address: `${formatIP(a.ip)}/${a.range.subnet.prefix}`,
+    gateway: formatIP(a.range.gateway),
+  }));
+  const result: Result = { cniVersion: cmd.conf.cniVersion, ips };
+  if (conf.routes.length > 0) result.routes = conf.routes;
+  if (dns) result.dns = dns;
+  return result;
+}
+
+/** DEL: release everything (containerId, ifName) holds in this network; never fails on "nothing held". */
+export async function ipamDel(cmd: CmdArgs): Promise<void> {
+  // CNI_ARGS only carries static IP requests, irrelevant here: a bad one must not block a DEL.
+  const conf = parseIpamConfig(cmd.conf, '');
+  const owner = ownerOf(cmd);
+  withNetworkStore(conf.dataDir, conf.name, { create: false }, (store) => releaseOwner(store, owner));
+}
+
+/** CHECK: the attachment must still hold at least one address, like the reference. */
+export async function ipamCheck(cmd: CmdArgs): Promise<void> {
+  const conf = parseIpamConfig(cmd.conf, '');
+  const owner = ownerOf(cmd);
+  const held = withNetworkStore(conf.dataDir, conf.name, { create: false }, (store) => findOwned(store, owner)) ?? [];
+  if (held.length === 0) {
+    throw new CniError(Code.Internal, `host-local: Failed to find address added by container ${cmd.containerId}`);
+  }
+}

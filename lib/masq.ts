@@ -1,0 +1,241 @@
+// The bridge plugin's ipMasq with the iptables backend (reference-plugins.md §1f).
+// Rules are the reference's, rule for rule, so `iptables -t nat -S` looks the same
+// to an operator and either implementation can remove the other's rules.
+//
+// Everything here is synchronous: the bridge plugin calls it inside lib/netns.inNetns
+// when the "host" side is itself a namespace (tests, nested setups), and a child
+// started by spawnSync inherits the calling thread's netns. iptables always gets
+// `-w` so parallel ADDs for different pods queue on the xtables lock instead of
+// failing with "Another app is currently holding the xtables lock".
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import type { Family } from './ip';
+import { CniError, Code } from './cni/errors';
+import { log } from './log';
+import {
+  chainArgs,
+  classifyFailure,
+  jumpsToChain,
+  listPostroutingArgs,
+  masqChainName,
+  parseMasqAddr,
+  planMasq,
+  renderCommand,
+  ruleArgs,
+  type Failure,
+  type MasqAddr,
+  type Rule,
+} from './masq/rules';
+
+export * from './masq/rules';
+
+export interface MasqOptions {
+  network: string;
+  containerId: string;
+  /** container addresses with their prefix ("10.244.1.5/24"), v4 and/or v6 */
+  ips: string[];
+}
+
+// kubelet/containerd exec plugins with their own PATH, which on some distros lacks
+// the sbin directories where iptables lives; look there too before giving up.
+const FALLBACK_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin', '/usr/bin', '/bin'];
+
+/** First executable `name` in PATH, then in the usual sbin directories. */
+export function findExecutable(name: string, pathEnv: string | undefined, fallback: readonly string[] = FALLBACK_DIRS): string | undefined {
+  const dirs = [...(pathEnv ?? '').split(':').filter((d) => path.isAbsolute(d)), ...fallback];
+  for (const dir of dirs) {
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).isFile()) return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export function missingBinaryError(name: string): CniError {
+  return new CniError(
+    Code.Internal,
+    `ipMasq needs ${name}, but no "${name}" executable was found in PATH or ${FALLBACK_DIRS.join(', ')}: ` +
+      `install the iptables package on this node (or set "ipMasq": false in the network config)`,
+  );
+}
+
+interface RunResult {
+  ok: boolean;
+  failure: Failure;
+  stdout: string;
+  /** one-line stderr without iptables' "Try `iptables -h'" footer */
+  stderr: string;
+  command: string;
+}
+
+// -w waits for the lock without limit, as the reference does; this only stops a
+// wedged iptables from hanging the plugin until the runtime's own timeout.
+const RUN_TIMEOUT_MS = 120_000;
+
+class Iptables {
+  readonly name: 'iptables' | 'ip6tables';
+  private readonly file: string;
+
+  private constructor(name: 'iptables' | 'ip6tables', file: string) {
+    this.name = name;
+    this.file = file;
+  }
+
+  /** undefined when the binary is not installed. */
+  static find(family: Family): Iptables | undefined {
+    const name = family === 4 ? 'iptables' : 'ip6tables';
+    const file = findExecutable(name, process.env.PATH);
+    return file ? new Iptables(name, file) : undefined;
+  }
+
+  static require(family: Family): Iptables {
+    const ipt = Iptables.find(family);
+    if (!ipt) throw missingBinaryError(family === 4 ? 'iptables' : 'ip6tables');
+    return ipt;
+  }
+
+  run(args: string[]): RunResult {
+    const argv = ['-w', ...args];
+    const command = renderCommand(this.name, argv);
+    log.debug(`masq: ${command}`);
+    const r = spawnSync(this.file, argv, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: RUN_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+      // a node with thousands of pods has a long POSTROUTING listing
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (r.error) {
+      if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') throw missingBinaryError(this.name);
+      const why = (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT'
+        ? `timed out after ${RUN_TIMEOUT_MS / 1000} s (is something holding the xtables lock?)`
+        : r.error.message;
+      return { ok: false, failure: 'other', stdout: '', stderr: why, command };
+    }
+    const stderr = (r.stderr ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('Try `'))
+      .join(' ');
+    if (r.status === 0) return { ok: true, failure: 'other', stdout: r.stdout ?? '', stderr, command };
+    const shown = stderr || (r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`);
+    return { ok: false, failure: classifyFailure(stderr), stdout: r.stdout ?? '', stderr: shown, command };
+  }
+}
+
+const explain = (r: RunResult): string => `${r.command}: ${r.stderr}`;
+
+function parseAll(ips: string[], onBad: (s: string) => void): MasqAddr[] {
+  const out: MasqAddr[] = [];
+  for (const s of ips) {
+    const a = parseMasqAddr(s);
+    if (a) out.push(a);
+    else onBad(s);
+  }
+  return out;
+}
+
+/**
+ * Install the per-container chain and POSTROUTING jump for every address. Safe to
+ * repeat: the chain is created only when missing and each rule is appended only when
+ * `iptables -C` does not find it. Nothing is rolled back here on failure; the ADD's
+ * undo stack calls teardownIpMasq, which removes whatever part was made.
+ */
+export function setupIpMasq(opts: MasqOptions): void {
+  const addrs = parseAll(opts.ips, (s) => {
+    throw new CniError(Code.Internal, `failed to set up IP masquerading: invalid container address "${s}" (want address/prefix)`);
+  });
+  for (const plan of planMasq(opts.network, opts.containerId, addrs)) {
+    const ipt = Iptables.require(plan.family);
+    const fail = (r: RunResult): CniError =>
+      new CniError(Code.Internal, `failed to set up IP masquerading for ${plan.addrs.join(', ')}: ${explain(r)}`);
+
+    const made = ipt.run(chainArgs('-N', plan.chain));
+    if (!made.ok && made.failure !== 'exists') throw fail(made);
+    for (const rule of [...plan.chainRules, ...plan.jumps]) ensureRule(ipt, rule, fail);
+  }
+}
+
+function ensureRule(ipt: Iptables, rule: Rule, fail: (r: RunResult) => CniError): void {
+  const check = ipt.run(ruleArgs('-C', rule));
+  if (check.ok) return;
+  // -C answers "absent" with a "Bad rule"/"does not exist" text; anything else (a
+  // missing kernel module, a broken binary) is reported by the append just below.
+  const add = ipt.run(ruleArgs('-A', rule));
+  if (!add.ok) throw fail(add);
+}
+
+/**
+ * Remove the chain and its POSTROUTING jumps. Idempotent: anything already gone is
+ * fine. With addresses, deletes their jumps (current and pre-1.0 spelling) like the
+ * reference; without any (DEL with no netns, plugins#810) it finds the jumps by the
+ * chain name alone, in both iptables and ip6tables. Real failures are collected and
+ * reported together after doing everything else it can.
+ */
+export function teardownIpMasq(opts: MasqOptions): void {
+  const chain = masqChainName(opts.network, opts.containerId);
+  const errors: string[] = [];
+  const addrs = parseAll(opts.ips, (s) => log.warn(`masq teardown: ignoring invalid container address "${s}"`));
+  const plans = planMasq(opts.network, opts.containerId, addrs);
+
+  if (plans.length > 0) {
+    for (const plan of plans) {
+      const what = `failed to tear down IP masquerading for ${plan.addrs.join(', ')}`;
+      const ipt = Iptables.find(plan.family);
+      if (!ipt) {
+        // Without the binary nothing of ours can exist in that family's tables.
+        log.warn(`masq teardown: ${plan.family === 4 ? 'iptables' : 'ip6tables'} not found; nothing to remove`);
+        continue;
+      }
+      for (const rule of [...plan.jumps, ...plan.oldJumps]) {
+        const r = ipt.run(ruleArgs('-D', rule));
+        if (!r.ok && r.failure !== 'missing') errors.push(`${what}: ${explain(r)}`);
+      }
+      removeChain(ipt, chain, what, errors);
+    }
+  } else {
+    for (const family of [4, 6] as const) {
+      const ipt = Iptables.find(family);
+      if (!ipt) continue;
+      const what = `failed to tear down IP masquerading chain ${chain}`;
+      // A family whose nat table cannot even be listed (IPv6 disabled, no module)
+      // cannot hold our chain; do not fail DEL for it.
+      if (!deleteJumps(ipt, chain, what, errors, 'skip-unlistable')) continue;
+      removeChain(ipt, chain, what, errors);
+    }
+  }
+  if (errors.length > 0) throw new CniError(Code.Internal, errors.join('; '));
+}
+
+/** Returns false when POSTROUTING could not be listed. */
+function deleteJumps(ipt: Iptables, chain: string, what: string, errors: string[], onUnlistable: 'skip-unlistable' | 'report'): boolean {
+  const list = ipt.run(listPostroutingArgs());
+  if (!list.ok) {
+    if (onUnlistable === 'report') errors.push(`${what}: ${explain(list)}`);
+    else log.warn(`masq teardown: cannot list ${ipt.name} nat POSTROUTING (${list.stderr}); skipping ${ipt.name}`);
+    return false;
+  }
+  for (const rule of jumpsToChain(list.stdout, chain)) {
+    const r = ipt.run(ruleArgs('-D', rule));
+    if (!r.ok && r.failure !== 'missing') errors.push(`${what}: ${explain(r)}`);
+  }
+  return true;
+}
+
+function removeChain(ipt: Iptables, chain: string, what: string, errors: string[]): void {
+  const flush = ipt.run(chainArgs('-F', chain));
+  if (!flush.ok && flush.failure !== 'missing') errors.push(`${what}: ${explain(flush)}`);
+  let del = ipt.run(chainArgs('-X', chain));
+  if (!del.ok && del.failure === 'busy') {
+    // Still referenced: a jump for an address we were not told about (the pod's
+    // address changed, or DEL read only some of them). Find it by the chain name.
+    if (deleteJumps(ipt, chain, what, errors, 'report')) del = ipt.run(chainArgs('-X', chain));
+  }
+  if (!del.ok && del.failure !== 'missing') errors.push(`${what}: ${explain(del)}`);
+}

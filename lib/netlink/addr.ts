@@ -1,0 +1,52 @@
+// Addresses. IPv6 addresses are added with IFA_F_NODAD: the pod veth and the bridge
+// are point-to-bridge links where DAD only costs start-up time (plugins#680), and a
+// hairpinned port reflects the DAD probe back, which fails DAD outright.
+import { fromBytes, toBytes, type Cidr, type Family } from '../ip';
+import { AF, IFA, IFA_F, NLM_F, RTM, attr, attrU32, ifaddrmsg, parseIfAddrMsg, readU32 } from './attrs';
+import type { Nl } from './socket';
+
+export interface Addr extends Cidr {
+  index: number;
+  flags: number;
+  scope: number;
+}
+
+const afOf = (f: Family): number => (f === 4 ? AF.INET : AF.INET6);
+
+export async function listAddrs(nl: Nl, opts: { index?: number; family?: Family } = {}): Promise<Addr[]> {
+  const family = opts.family ? afOf(opts.family) : AF.UNSPEC;
+  const replies = await nl.dump(RTM.GETADDR, ifaddrmsg({ family, prefixlen: 0, index: 0 }), 'list addresses');
+  const out: Addr[] = [];
+  for (const r of replies) {
+    const m = parseIfAddrMsg(r);
+    if (opts.index !== undefined && m.index !== opts.index) continue;
+    if (family !== AF.UNSPEC && m.family !== family) continue;
+    const raw = m.attrs.get(IFA.LOCAL) ?? m.attrs.get(IFA.ADDRESS);
+    if (!raw) continue;
+    const ip = fromBytes(raw);
+    out.push({ ...ip, prefix: m.prefixlen, index: m.index, flags: readU32(m.attrs.get(IFA.FLAGS)) ?? m.flags, scope: m.scope });
+  }
+  return out;
+}
+
+/** Add `cidr` (host bits kept) to link `index`. EEXIST is thrown for the caller to judge. */
+export async function addAddr(nl: Nl, index: number, cidr: Cidr, what: string): Promise<void> {
+  const bytes = toBytes(cidr);
+  const flags = cidr.family === 6 ? IFA_F.NODAD : 0;
+  const payload = Buffer.concat([
+    ifaddrmsg({ family: afOf(cidr.family), prefixlen: cidr.prefix, index, flags }),
+    attr(IFA.LOCAL, bytes),
+    attr(IFA.ADDRESS, bytes),
+    ...(flags ? [attrU32(IFA.FLAGS, flags)] : []),
+  ]);
+  await nl.request(RTM.NEWADDR, payload, NLM_F.CREATE | NLM_F.EXCL, what);
+}
+
+export async function delAddr(nl: Nl, index: number, cidr: Cidr, what: string): Promise<void> {
+  const bytes = toBytes(cidr);
+  const payload = Buffer.concat([ifaddrmsg({ family: afOf(cidr.family), prefixlen: cidr.prefix, index }), attr(IFA.LOCAL, bytes), attr(IFA.ADDRESS, bytes)]);
+  await nl.request(RTM.DELADDR, payload, 0, what);
+}
+
+export const isTentative = (a: Addr): boolean => (a.flags & IFA_F.TENTATIVE) !== 0;
+export const isDadFailed = (a: Addr): boolean => (a.flags & IFA_F.DADFAILED) !== 0;

@@ -1,0 +1,182 @@
+// Idempotent kernel steps the bridge plugin is made of (ensure*), and the pod-side
+// configuration applied through a socket opened inside the pod netns (apply*).
+import { randomBytes } from 'node:crypto';
+import { CniError, Code, errorText } from '../cni/errors';
+import { formatCidr, formatIP, overlaps, sameIP, type Cidr, type Family } from '../ip';
+import { inNetns, type NetnsHandle } from '../netns';
+import { ensureSysctl, sysctlPath, writeSysctl } from '../sysctl';
+import { log } from '../log';
+import { addAddr, delAddr, listAddrs } from './addr';
+import { parseMac } from './attrs';
+import { createBridge, createVeth, getLink, getLinkByIndex, setMac, setPromisc, setUp, type Link } from './link';
+import { addRoute, type RouteSpec } from './route';
+import { isErrno, type Nl } from './socket';
+
+/** Ignore a sysctl that does not exist (IPv6 disabled on the node, an old kernel), as the reference does. */
+function trySysctl(path: string, value: string, ensure = false): void {
+  try {
+    if (ensure) ensureSysctl(path, value);
+    else writeSysctl(path, value);
+  } catch (err) {
+    log.debug(`sysctl ${path}=${value} skipped: ${errorText(err)}`);
+  }
+}
+
+export async function ensureBridge(nl: Nl, opts: { name: string; mtu?: number; promisc: boolean }): Promise<Link> {
+  let br = await getLink(nl, opts.name);
+  if (!br) {
+    try {
+      await createBridge(nl, opts.name, { mtu: opts.mtu });
+    } catch (err) {
+      // A parallel ADD created it between our read and our create.
+      if (!isErrno(err, 'EEXIST')) throw new CniError(Code.Internal, `failed to create bridge "${opts.name}": ${errorText(err)}`);
+    }
+    br = await getLink(nl, opts.name);
+    if (!br) throw new CniError(Code.Internal, `bridge "${opts.name}" vanished right after it was created`);
+  }
+  if (br.kind !== 'bridge') {
+    throw new CniError(Code.Internal, `"${opts.name}" already exists but is not a bridge (it is a ${br.kind ?? 'device of unknown kind'})`);
+  }
+  if (opts.promisc && !br.promisc) await setPromisc(nl, br, true);
+  // Router advertisements on the bridge would give the node addresses in pod subnets.
+  trySysctl(sysctlPath('net', 'ipv6', 'conf', opts.name, 'accept_ra'), '0', true);
+  if (!br.up) await setUp(nl, br);
+  return (await getLink(nl, opts.name)) ?? br;
+}
+
+/**
+ * Put the gateway addresses on the bridge. An IPv4 address other than ours is a
+ * conflict (any), an IPv6 one only when the prefixes overlap; forceAddress removes
+ * it. The first address pins the bridge MAC, or a Linux bridge keeps adopting the
+ * lowest port MAC as pods come and go (containernetworking/cni#285).
+ */
+export async function ensureBridgeAddrs(nl: Nl, br: Link, addrs: Cidr[], forceAddress: boolean): Promise<void> {
+  let added = false;
+  for (const want of addrs) {
+    const existing = (await listAddrs(nl, { index: br.index, family: want.family })).filter((a) => a.scope === 0);
+    if (existing.some((a) => sameIP(a, want) && a.prefix === want.prefix)) continue;
+    const conflicts = existing.filter((a) => (want.family === 4 ? true : overlaps(a, want)));
+    for (const c of conflicts) {
+      if (!forceAddress) {
+        throw new CniError(Code.Internal, `failed to set bridge addr: "${br.name}" already has an IP address different from ${formatCidr(want)} (${formatCidr(c)})`);
+      }
+      log.info(`removing ${formatCidr(c)} from "${br.name}" (forceAddress) to add ${formatCidr(want)}`);
+      await delAddr(nl, br.index, c, `remove ${formatCidr(c)} from "${br.name}"`);
+    }
+    try {
+      await addAddr(nl, br.index, want, `add ${formatCidr(want)} to "${br.name}"`);
+      added = true;
+    } catch (err) {
+      // Parallel first ADDs race to add the same gateway (plugins PR #366).
+      if (!isErrno(err, 'EEXIST')) throw new CniError(Code.Internal, `could not add IP address ${formatCidr(want)} to "${br.name}": ${errorText(err)}`);
+    }
+  }
+  if (added) {
+    const now = await getLink(nl, br.name);
+    const mac = now?.mac ? parseMac(now.mac) : undefined;
+    if (now && mac) await setMac(nl, now, mac);
+  }
+}
+
+export function ensureForwarding(families: Family[]): void {
+  for (const f of families) {
+    const path = f === 4 ? sysctlPath('net', 'ipv4', 'ip_forward') : sysctlPath('net', 'ipv6', 'conf', 'all', 'forwarding');
+    try {
+      ensureSysctl(path, '1');
+    } catch (err) {
+      throw new CniError(Code.Internal, `failed to enable forwarding (${path}): ${errorText(err)}`);
+    }
+  }
+}
+
+export interface VethPair {
+  host: Link;
+  /** Index of the pod end inside the pod netns. */
+  podIndex: number;
+}
+
+/** Create the pair from the host with the peer placed straight into the pod netns as `ifName`. */
+export async function createVethPair(host: Nl, pod: Nl, ns: NetnsHandle, opts: { ifName: string; mtu?: number; mac?: string }): Promise<VethPair> {
+  if (await getLink(pod, opts.ifName)) {
+    throw new CniError(Code.Internal, `container veth name "${opts.ifName}" already exists in ${ns.path}`);
+  }
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const hostName = `veth${randomBytes(4).toString('hex')}`;
+    try {
+      await createVeth(host, { hostName, peerName: opts.ifName, peerNetnsFd: ns.fd, mtu: opts.mtu, peerMac: opts.mac ? parseMac(opts.mac) : undefined });
+    } catch (err) {
+      if (isErrno(err, 'EEXIST') && !(await getLink(pod, opts.ifName))) continue; // host name clash: pick another
+      throw new CniError(Code.Internal, `failed to create veth pair for "${opts.ifName}" in ${ns.path}: ${errorText(err)}`);
+    }
+    const h = await getLink(host, hostName);
+    if (!h || h.peerIndex === undefined) throw new CniError(Code.Internal, `veth "${hostName}" vanished right after it was created`);
+    return { host: h, podIndex: h.peerIndex };
+  }
+  throw new CniError(Code.Internal, 'failed to find a free host veth name after 10 attempts');
+}
+
+export interface PodConfig {
+  ifName: string;
+  podIndex: number;
+  addresses: Cidr[];
+  routes: Omit<RouteSpec, 'oif'>[];
+  hasIPv6: boolean;
+  enableDad: boolean;
+}
+
+export async function applyPodConfig(pod: Nl, ns: NetnsHandle, c: PodConfig): Promise<Link> {
+  // Sysctls of the pod netns: only synchronous /proc writes happen inside the switch.
+  inNetns(ns, () => {
+    const v6 = (dev: string, key: string) => sysctlPath('net', 'ipv6', 'conf', dev, key);
+    if (c.hasIPv6) {
+      trySysctl(v6('lo', 'disable_ipv6'), '0', true);
+      trySysctl(v6(c.ifName, 'disable_ipv6'), '0', true);
+      trySysctl(v6(c.ifName, 'keep_addr_on_down'), '1');
+    }
+    if (c.enableDad) {
+      trySysctl(v6(c.ifName, 'enhanced_dad'), '1');
+      trySysctl(v6(c.ifName, 'accept_dad'), '1');
+    } else {
+      trySysctl(v6(c.ifName, 'accept_dad'), '0');
+    }
+    // Gratuitous ARP on up and address change, so neighbours learn a reused IP's new MAC at once.
+    trySysctl(sysctlPath('net', 'ipv4', 'conf', c.ifName, 'arp_notify'), '1');
+    return undefined;
+  });
+  const lo = await getLink(pod, 'lo');
+  if (lo && !lo.up) await setUp(pod, lo);
+  for (const a of c.addresses) {
+    try {
+      await addAddr(pod, c.podIndex, a, `add ${formatCidr(a)} to "${c.ifName}"`);
+    } catch (err) {
+      throw new CniError(Code.Internal, `failed to add IP addr ${formatCidr(a)} to "${c.ifName}": ${errorText(err)}`);
+    }
+  }
+  const link = await getLinkByIndex(pod, c.podIndex);
+  if (!link) throw new CniError(Code.Internal, `"${c.ifName}" disappeared from ${ns.path}`);
+  await setUp(pod, link);
+  for (const r of c.routes) {
+    try {
+      await addRoute(pod, { ...r, oif: c.podIndex }, `add route ${formatCidr(r.dst)}`);
+    } catch (err) {
+      if (isErrno(err, 'EEXIST')) continue;
+      const via = r.gw ? ` via ${formatIP(r.gw)}` : '';
+      throw new CniError(Code.Internal, `failed to add route ${formatCidr(r.dst)}${via} on "${c.ifName}": ${errorText(err)}`);
+    }
+  }
+  return (await getLinkByIndex(pod, c.podIndex)) ?? link;
+}
+
+/**
+ * Wait for the host end to be operationally up: until then the bridge drops the
+ * pod's first packets. Polls the kernel with a short backoff (about 2.5 s in all).
+ */
+export async function waitOperUp(nl: Nl, name: string): Promise<Link> {
+  let last: Link | undefined;
+  for (const delay of [0, 2, 5, 10, 20, 50, 100, 200, 500, 1000]) {
+    if (delay) await new Promise((r) => setTimeout(r, delay));
+    last = await getLink(nl, name);
+    if (last?.operState === 'up') return last;
+  }
+  throw new CniError(Code.Internal, `bridge port in error state: ${last?.operState ?? 'gone'} ("${name}")`);
+}

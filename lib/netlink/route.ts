@@ -1,0 +1,61 @@
+// Routes in the main table. Added with CREATE but not EXCL, as the reference does,
+// so that re-adding an identical route is not an error.
+import { fromBytes, toBytes, type Cidr, type IP } from '../ip';
+import { AF, NLM_F, RTA, RTAX, RTM, RTN_UNICAST, RTPROT_BOOT, RT_SCOPE, RT_TABLE_MAIN, attr, attrU32, nest, parseRtMsg, readU32, rtmsg } from './attrs';
+import type { Nl } from './socket';
+
+export interface RouteSpec {
+  dst: Cidr;
+  gw?: IP;
+  oif: number;
+  priority?: number;
+  table?: number;
+  scope?: number;
+  mtu?: number;
+  advmss?: number;
+}
+
+export interface KernelRoute {
+  dst: Cidr;
+  gw?: IP;
+  oif?: number;
+  table: number;
+  priority?: number;
+  scope: number;
+}
+
+export async function addRoute(nl: Nl, r: RouteSpec, what: string): Promise<void> {
+  const family = r.dst.family === 4 ? AF.INET : AF.INET6;
+  const table = r.table ?? RT_TABLE_MAIN;
+  const scope = r.scope ?? (r.gw ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK);
+  const attrs = [attrU32(RTA.OIF, r.oif)];
+  if (r.dst.prefix > 0) attrs.push(attr(RTA.DST, toBytes(r.dst)));
+  if (r.gw) attrs.push(attr(RTA.GATEWAY, toBytes(r.gw)));
+  if (r.priority !== undefined) attrs.push(attrU32(RTA.PRIORITY, r.priority));
+  if (table > 255) attrs.push(attrU32(RTA.TABLE, table));
+  const metrics: Buffer[] = [];
+  if (r.mtu) metrics.push(attrU32(RTAX.MTU, r.mtu));
+  if (r.advmss) metrics.push(attrU32(RTAX.ADVMSS, r.advmss));
+  if (metrics.length) attrs.push(nest(RTA.METRICS, metrics));
+  const msg = rtmsg({ family, dstLen: r.dst.prefix, table: table > 255 ? 0 : table, protocol: RTPROT_BOOT, scope, type: RTN_UNICAST });
+  await nl.request(RTM.NEWROUTE, Buffer.concat([msg, ...attrs]), NLM_F.CREATE, what);
+}
+
+export async function listRoutes(nl: Nl, family: 4 | 6): Promise<KernelRoute[]> {
+  const af = family === 4 ? AF.INET : AF.INET6;
+  const replies = await nl.dump(RTM.GETROUTE, rtmsg({ family: af, dstLen: 0 }), 'list routes');
+  return replies.map((p) => {
+    const m = parseRtMsg(p);
+    const dst = m.attrs.get(RTA.DST);
+    const gw = m.attrs.get(RTA.GATEWAY);
+    const zero = { family, value: 0n } as const;
+    return {
+      dst: { ...(dst ? fromBytes(dst) : zero), prefix: m.dstLen },
+      gw: gw ? fromBytes(gw) : undefined,
+      oif: readU32(m.attrs.get(RTA.OIF)),
+      table: readU32(m.attrs.get(RTA.TABLE)) ?? m.table,
+      priority: readU32(m.attrs.get(RTA.PRIORITY)),
+      scope: m.scope,
+    };
+  });
+}

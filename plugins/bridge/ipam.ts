@@ -1,0 +1,16 @@
+// IPAM for the bridge: host-local runs in this process (same store, same lock as the
+// reference binary); any other ipam.type is executed from CNI_PATH with our own stdin.
+import { delegate } from '../../lib/cni/invoke';
+import type { CmdArgs, Result, Verb } from '../../lib/cni/types';
+import { parseResult } from '../../lib/cni/version';
+import { ipamAdd, ipamCheck, ipamDel } from '../../lib/ipam/host-local';
+
+export async function runIpam(verb: Exclude<Verb, 'VERSION'>, type: string, cmd: CmdArgs): Promise<Result | undefined> {
+  if (type === 'host-local') {
+    if (verb === 'ADD') return ipamAdd(cmd);
+    if (verb === 'DEL') return void (await ipamDel(cmd));
+    if (verb === 'CHECK') return void (await ipamCheck(cmd));
+  }
+  const out = delegate(verb, type, cmd.stdin, { path: cmd.path });
+  return verb === 'ADD' ? parseResult(out, cmd.conf.cniVersion) : undefined;
+}

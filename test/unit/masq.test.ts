@@ -1,0 +1,199 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  classifyFailure,
+  findExecutable,
+  goQuote,
+  jumpsToChain,
+  masqChainName,
+  masqComment,
+  missingBinaryError,
+  parseMasqAddr,
+  planMasq,
+  renderCommand,
+  ruleArgs,
+  splitSaveLine,
+  type MasqAddr,
+} from '../../lib/masq';
+import { CniError, Code } from '../../lib/cni/errors';
+
+const addrs = (...ss: string[]): MasqAddr[] =>
+  ss.map((s) => {
+    const a = parseMasqAddr(s);
+    if (!a) throw new Error(`bad test address ${s}`);
+    return a;
+  });
+
+describe('masqChainName', () => {
+  it('matches the reference names (its published test vectors and a chain it made)', () => {
+    expect(masqChainName('test', '1234')).toBe('CNI-2bbe0c48b91a7d1b8a6753a8');
+    expect(masqChainName('testalongnamethatdoesnotmakesense', '1234')).toBe('CNI-374f33fe84ab0ed84dcdebe3');
+    // observed from the reference bridge v1.1.1 with name "mynet", CNI_CONTAINERID "ctr-abc123"
+    expect(masqChainName('mynet', 'ctr-abc123')).toBe('CNI-b35254af8ad75f5ce3aedbb9');
+  });
+
+  it('is 28 characters and changes with either input', () => {
+    expect(masqChainName('n', 'x'.repeat(200))).toHaveLength(28);
+    expect(masqChainName('net', '1235')).not.toBe(masqChainName('net', '1234'));
+    expect(masqChainName('net2', '1234')).not.toBe(masqChainName('net', '1234'));
+  });
+});
+
+describe('masqComment / goQuote', () => {
+  it('quotes like Go %q', () => {
+    expect(masqComment('mynet', 'ctr-abc123')).toBe('name: "mynet" id: "ctr-abc123"');
+    expect(goQuote('a"b\\c')).toBe('"a\\"b\\\\c"');
+    expect(goQuote('t\tn\n\x01\x7f')).toBe('"t\\tn\\n\\x01\\x7f"');
+    expect(goQuote('é')).toBe('"é"');
+  });
+});
+
+describe('parseMasqAddr', () => {
+  it('gives bare address, address/prefix and subnet', () => {
+    expect(parseMasqAddr('10.244.1.5/24')).toEqual({ family: 4, ip: '10.244.1.5', cidr: '10.244.1.5/24', subnet: '10.244.1.0/24' });
+    expect(parseMasqAddr('FD00:10:244:1::5/64')).toEqual({
+      family: 6,
+      ip: 'fd00:10:244:1::5',
+      cidr: 'fd00:10:244:1::5/64',
+      subnet: 'fd00:10:244:1::/64',
+    });
+  });
+
+  it('rejects anything that is not address/prefix', () => {
+    for (const bad of ['10.244.1.5', '10.244.1.5/33', 'nonsense', '', 'fd00::1/129']) expect(parseMasqAddr(bad)).toBeUndefined();
+  });
+});
+
+const C = 'CNI-b35254af8ad75f5ce3aedbb9';
+const COMMENT = 'name: "mynet" id: "ctr-abc123"';
+const cm = ['-m', 'comment', '--comment', COMMENT];
+
+describe('planMasq', () => {
+  it('builds the reference rule argv for one IPv4 address', () => {
+    const [p, ...rest] = planMasq('mynet', 'ctr-abc123', addrs('10.244.1.5/24'));
+    expect(rest).toEqual([]);
+    expect(p.family).toBe(4);
+    expect(p.chain).toBe(C);
+    expect(p.chainRules.map((r) => ruleArgs('-A', r))).toEqual([
+      ['-t', 'nat', '-A', C, '-d', '10.244.1.0/24', '-j', 'ACCEPT', ...cm],
+      ['-t', 'nat', '-A', C, '!', '-d', '224.0.0.0/4', '-j', 'MASQUERADE', ...cm],
+    ]);
+    expect(p.jumps.map((r) => ruleArgs('-C', r))).toEqual([['-t', 'nat', '-C', 'POSTROUTING', '-s', '10.244.1.5', '-j', C, ...cm]]);
+    expect(p.oldJumps.map((r) => ruleArgs('-D', r))).toEqual([['-t', 'nat', '-D', 'POSTROUTING', '-s', '10.244.1.5/24', '-j', C, ...cm]]);
+  });
+
+  it('splits dual stack into one plan per family, v4 first, same chain name', () => {
+    const plans = planMasq('mynet', 'ctr-abc123', addrs('fd00:10:244:1::2/64', '10.244.1.2/24'));
+    expect(plans.map((p) => [p.family, p.chain, p.addrs])).toEqual([
+      [4, C, ['10.244.1.2/24']],
+      [6, C, ['fd00:10:244:1::2/64']],
+    ]);
+    expect(ruleArgs('-A', plans[1].chainRules[0])).toEqual(['-t', 'nat', '-A', C, '-d', 'fd00:10:244:1::/64', '-j', 'ACCEPT', ...cm]);
+    expect(ruleArgs('-A', plans[1].chainRules[1])).toEqual(['-t', 'nat', '-A', C, '!', '-d', 'ff00::/8', '-j', 'MASQUERADE', ...cm]);
+    expect(plans[1].jumps[0].spec.slice(0, 2)).toEqual(['-s', 'fd00:10:244:1::2']);
+  });
+
+  it('puts every subnet ACCEPT before the single MASQUERADE and drops duplicates', () => {
+    const [p] = planMasq('mynet', 'ctr-abc123', addrs('10.1.0.5/24', '10.2.0.5/24', '10.1.0.6/24', '10.1.0.5/24'));
+    expect(p.chainRules.map((r) => r.spec.slice(0, 5).join(' '))).toEqual([
+      '-d 10.1.0.0/24 -j ACCEPT -m',
+      '-d 10.2.0.0/24 -j ACCEPT -m',
+      '! -d 224.0.0.0/4 -j MASQUERADE',
+    ]);
+    expect(p.jumps.map((r) => r.spec[1])).toEqual(['10.1.0.5', '10.2.0.5', '10.1.0.6']);
+    expect(p.addrs).toEqual(['10.1.0.5/24', '10.2.0.5/24', '10.1.0.6/24']);
+  });
+
+  it('has no separate old-form jump for a host route address', () => {
+    const [p] = planMasq('mynet', 'ctr-abc123', addrs('10.1.0.5/32'));
+    expect(p.oldJumps).toEqual([]);
+  });
+
+  it('is empty without addresses', () => {
+    expect(planMasq('mynet', 'ctr-abc123', [])).toEqual([]);
+  });
+});
+
+describe('splitSaveLine / jumpsToChain', () => {
+  it('inverts iptables -S quoting', () => {
+    expect(splitSaveLine('-A POSTROUTING -s 10.0.0.1/32 -m comment --comment "we\\\'ird \\\\ \\"q\\"" -j CNI-foo')).toEqual([
+      '-A', 'POSTROUTING', '-s', '10.0.0.1/32', '-m', 'comment', '--comment', `we'ird \\ "q"`, '-j', 'CNI-foo',
+    ]);
+    expect(splitSaveLine('-A X ! -d 224.0.0.0/4 -m comment --comment plain -j MASQUERADE')).toEqual([
+      '-A', 'X', '!', '-d', '224.0.0.0/4', '-m', 'comment', '--comment', 'plain', '-j', 'MASQUERADE',
+    ]);
+    expect(splitSaveLine('-A X -m comment --comment "" -j Y')).toEqual(['-A', 'X', '-m', 'comment', '--comment', '', '-j', 'Y']);
+  });
+
+  it('finds every POSTROUTING jump to the chain and nothing else', () => {
+    const other = 'CNI-0123456789abcdef01234567';
+    const out = [
+      '-P POSTROUTING ACCEPT',
+      `-N ${C}`,
+      `-A POSTROUTING -s 10.244.1.2/32 -m comment --comment "name: \\"mynet\\" id: \\"ctr-abc123\\"" -j ${C}`,
+      `-A POSTROUTING -s 10.244.1.3/32 -m comment --comment "name: \\"mynet\\" id: \\"other\\"" -j ${other}`,
+      `-A POSTROUTING -s 10.244.1.0/24 -m comment --comment "name: \\"mynet\\" id: \\"ctr-abc123\\"" -j ${C}`,
+      `-A POSTROUTING -s 10.9.9.9/32 -j ${C}0`,
+      `-A ${C} -d 10.244.1.0/24 -m comment --comment "name: \\"mynet\\" id: \\"ctr-abc123\\"" -j ACCEPT`,
+      `-A POSTROUTING -o eth0 -j MASQUERADE`,
+      '',
+    ].join('\n');
+    const found = jumpsToChain(out, C);
+    expect(found.map((r) => ruleArgs('-D', r))).toEqual([
+      ['-t', 'nat', '-D', 'POSTROUTING', '-s', '10.244.1.2/32', '-m', 'comment', '--comment', COMMENT, '-j', C],
+      ['-t', 'nat', '-D', 'POSTROUTING', '-s', '10.244.1.0/24', '-m', 'comment', '--comment', COMMENT, '-j', C],
+    ]);
+    expect(jumpsToChain('-P POSTROUTING ACCEPT\n', C)).toEqual([]);
+  });
+});
+
+describe('classifyFailure', () => {
+  it('reads the stderr of iptables-nft and iptables-legacy', () => {
+    expect(classifyFailure('iptables: Chain already exists.')).toBe('exists');
+    expect(classifyFailure('iptables: No chain/target/match by that name.')).toBe('missing');
+    expect(classifyFailure('iptables: Bad rule (does a matching rule exist in that chain?).')).toBe('missing');
+    expect(classifyFailure("iptables v1.8.9 (nf_tables): Chain 'CNI-foo' does not exist")).toBe('missing');
+    expect(classifyFailure("iptables v1.8.9 (legacy): Couldn't load target `CNI-bar':No such file or directory")).toBe('missing');
+    expect(classifyFailure('iptables v1.8.9 (nf_tables):  CHAIN_DEL failed (Device or resource busy): chain CNI-foo')).toBe('busy');
+    expect(classifyFailure('iptables: Too many links.')).toBe('busy');
+    expect(classifyFailure('iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied')).toBe('other');
+  });
+});
+
+describe('renderCommand', () => {
+  it('quotes only what a shell would need quoted', () => {
+    expect(renderCommand('iptables', ['-w', '-t', 'nat', '!', '-d', '224.0.0.0/4', '--comment', COMMENT])).toBe(
+      `iptables -w -t nat ! -d 224.0.0.0/4 --comment 'name: "mynet" id: "ctr-abc123"'`,
+    );
+    expect(renderCommand('x', ["it's"])).toBe(`x 'it'\\''s'`);
+  });
+});
+
+describe('findExecutable / missingBinaryError', () => {
+  it('looks in PATH first, then the fallback directories, and wants an executable file', () => {
+    const a = fs.mkdtempSync(path.join(os.tmpdir(), 'masq-unit-a-'));
+    const b = fs.mkdtempSync(path.join(os.tmpdir(), 'masq-unit-b-'));
+    try {
+      fs.writeFileSync(path.join(a, 'iptables'), '', { mode: 0o644 }); // not executable
+      fs.mkdirSync(path.join(a, 'ip6tables')); // a directory
+      fs.writeFileSync(path.join(b, 'iptables'), '#!/bin/sh\n', { mode: 0o755 });
+      expect(findExecutable('iptables', `relative:${a}`, [])).toBeUndefined();
+      expect(findExecutable('iptables', a, [b])).toBe(path.join(b, 'iptables'));
+      expect(findExecutable('iptables', `${b}:${a}`, [])).toBe(path.join(b, 'iptables'));
+      expect(findExecutable('ip6tables', a, [b])).toBeUndefined();
+      expect(findExecutable('iptables', undefined, [])).toBeUndefined();
+    } finally {
+      fs.rmSync(a, { recursive: true, force: true });
+      fs.rmSync(b, { recursive: true, force: true });
+    }
+  });
+
+  it('tells the operator to install iptables', () => {
+    const e = missingBinaryError('ip6tables');
+    expect(e).toBeInstanceOf(CniError);
+    expect(e.code).toBe(Code.Internal);
+    expect(e.message).toMatch(/ipMasq needs ip6tables.*install the iptables package/);
+  });
+});
