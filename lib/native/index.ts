@@ -2,6 +2,7 @@
 // copied into /opt/cni/bin with the plugins); from source it is node-gyp's output.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 
 export interface Native {
   setns(fd: number, nstype: number): void;
@@ -26,8 +27,8 @@ export function native(): Native {
   ];
   const found = candidates.find((p) => fs.existsSync(p));
   if (!found) throw new Error(`native helper cninative.node not found (looked in ${candidates.join(', ')}); run npm run build`);
-  // A dynamic require: esbuild leaves it alone, so the .node file is loaded from disk at run time.
-  const req = module.require.bind(module);
-  loaded = req(found) as Native;
+  // Not a bare require(): esbuild leaves createRequire alone, so the .node file is loaded
+  // from disk at run time, and it also works where `module` is not Node's (vitest).
+  loaded = createRequire(__filename)(found) as Native;
   return loaded;
 }

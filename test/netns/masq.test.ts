@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { masqChainName, setupIpMasq, teardownIpMasq } from '../../lib/masq';
 import { inNetns, openNetns } from '../../lib/netns';
 import { CniError, Code } from '../../lib/cni/errors';
@@ -48,6 +48,10 @@ const legacyDir = ((): string | undefined => {
   fs.symlinkSync('/usr/sbin/ip6tables-legacy', path.join(d, 'ip6tables'));
   return d;
 })();
+
+afterAll(() => {
+  if (legacyDir) fs.rmSync(legacyDir, { recursive: true, force: true });
+});
 
 const flavours: { name: string; dir: string | undefined }[] = [{ name: 'default iptables', dir: undefined }];
 if (legacyDir) flavours.push({ name: 'iptables-legacy', dir: legacyDir });

@@ -1,0 +1,289 @@
+// The flannel verbs. Each one: flannel config → (subnet.env) → delegate config →
+// exec the delegate (bridge by default). The saved config in dataDir ties an ADD to
+// its DEL and CHECK, so those never depend on flanneld being up.
+import { CniError, Code, errorText, wrapError } from '../../lib/cni/errors';
+import { delegate, type DelegateOptions } from '../../lib/cni/invoke';
+import type { PluginSpec } from '../../lib/cni/skel';
+import type { CmdArgs, NetConf, Result } from '../../lib/cni/types';
+import { convertResult, parseResult, versionAtLeast } from '../../lib/cni/version';
+import { log } from '../../lib/log';
+import { buildDelegateConf, isObject, type DelegateConf, parseFlannelConf, parsePaths, parseSavedConf, withKeys, type JsonObject, type SavedConf } from './delegate';
+import { listScratch, readScratch, removeScratch, removeTemp, saveScratch, scratchPath } from './scratch';
+import { readSubnetEnv, type SubnetEnv } from './subnet-env';
+
+const VALID_KEY = 'cni.dev/valid-attachments';
+const LEGACY_VALID_KEY = 'cni.dev/attachments';
+// A temp file this old cannot belong to a write in progress: it is a crash leftover.
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/**
+ * The delegate sees the caller's environment with only CNI_COMMAND changed (spec §7).
+ * The CNI_* values are taken from what the dispatcher validated, which is the same
+ * environment in production and keeps an in-process dispatch self-contained.
+ */
+function delegateOpts(cmd: CmdArgs): DelegateOptions {
+  return {
+    path: cmd.path,
+    env: {
+      ...process.env,
+      CNI_CONTAINERID: cmd.containerId,
+      CNI_NETNS: cmd.netns,
+      CNI_IFNAME: cmd.ifName,
+      CNI_ARGS: cmd.args,
+      CNI_PATH: cmd.path.join(':'),
+    },
+  };
+}
+
+function atLeast(version: string, min: string): boolean {
+  try {
+    return versionAtLeast(version, min);
+  } catch {
+    return false; // an unparsable version in a saved file: treat it as too old
+  }
+}
+
+/**
+ * The delegate's stdin for DEL/CHECK: the given config plus flannel's prevResult
+ * (spec ≥0.4.0 passes one), in the version the config declares. Without a usable
+ * prevResult, the exact bytes.
+ */
+function withPrevResult(target: { config: JsonObject; bytes: Buffer }, conf: NetConf, verb: 'DEL' | 'CHECK'): Buffer {
+  const prev = conf.prevResult;
+  if (prev === undefined || prev === null || !atLeast(conf.cniVersion, '0.4.0')) return target.bytes;
+  const to = typeof target.config.cniVersion === 'string' ? target.config.cniVersion : '';
+  if (to === conf.cniVersion) return withKeys(target.config, { prevResult: prev });
+  // The config was upgraded between ADD and now: the delegate reads prevResult in the
+  // saved config's version, so convert it (or leave it out where that version has none).
+  if (!atLeast(to, '0.4.0')) return target.bytes;
+  try {
+    return withKeys(target.config, { prevResult: convertResult(parseResult(prev, conf.cniVersion), to) });
+  } catch (err) {
+    const why = `cannot convert prevResult from ${conf.cniVersion} to the saved config's ${to}`;
+    if (verb === 'CHECK') throw wrapError(err, why);
+    log.warn(`${why} (${errorText(err)}); running DEL without it`);
+    return target.bytes;
+  }
+}
+
+async function add(cmd: CmdArgs): Promise<Result> {
+  const conf = parseFlannelConf(cmd.conf);
+  const env = readSubnetEnv(conf.subnetFile);
+  const d = buildDelegateConf(conf, env);
+  const id = cmd.containerId;
+  // Saved before the delegate runs: if we die mid-ADD, the runtime's DEL still finds it.
+  try {
+    saveScratch(conf.dataDir, id, d.bytes);
+  } catch (err) {
+    throw wrapError(err, `failed to save the delegate config for container ${id} in ${conf.dataDir}`);
+  }
+  log.debug(`container ${id}: delegating ADD to ${d.type}: ${d.bytes.toString('utf8')}`);
+  const opts = delegateOpts(cmd);
+  try {
+    return parseResult(delegate('ADD', d.type, d.bytes, opts), conf.cniVersion);
+  } catch (err) {
+    // Undo what the delegate may have done half-way (spec §7), and do not leave a
+    // scratch file for an attachment that never existed (plugins#426).
+    try {
+      delegate('DEL', d.type, d.bytes, opts);
+    } catch (delErr) {
+      log.warn(`container ${id}: ${d.type} DEL after the failed ADD also failed: ${errorText(delErr)}`);
+    }
+    try {
+      removeScratch(conf.dataDir, id);
+    } catch (rmErr) {
+      log.warn(`container ${id}: cannot remove ${scratchPath(conf.dataDir, id)}: ${errorText(rmErr)}`);
+    }
+    throw err;
+  }
+}
+
+type Loaded = { saved: SavedConf; why?: undefined } | { saved?: undefined; why: string; missing: boolean };
+
+/** The saved config of a container, or why there is none that can be used. */
+function loadSaved(dataDir: string, id: string): Loaded {
+  const file = scratchPath(dataDir, id);
+  let bytes: Buffer | undefined;
+  try {
+    bytes = readScratch(dataDir, id);
+  } catch (err) {
+    return { why: `cannot read ${file}: ${errorText(err)}`, missing: false };
+  }
+  if (!bytes) return { why: `there is no saved delegate config ${file}`, missing: true };
+  try {
+    return { saved: parseSavedConf(bytes) };
+  } catch (err) {
+    return { why: `the saved delegate config ${file} is unusable: ${errorText(err)}`, missing: false };
+  }
+}
+
+async function del(cmd: CmdArgs): Promise<void> {
+  const { dataDir, subnetFile } = parsePaths(cmd.conf);
+  const id = cmd.containerId;
+  const opts = delegateOpts(cmd);
+  const loaded = loadSaved(dataDir, id);
+  if (loaded.saved) {
+    // A failing delegate DEL keeps the file, so the runtime's retry can still release
+    // the IP and the veth (the reference deletes it first and leaks: plugins#449).
+    delegate('DEL', loaded.saved.type, withPrevResult(loaded.saved, cmd.conf, 'DEL'), opts);
+    try {
+      removeScratch(dataDir, id);
+    } catch (err) {
+      // The delegate's work is done; GC removes a leftover file later.
+      log.warn(`container ${id}: cannot remove ${scratchPath(dataDir, id)}: ${errorText(err)}`);
+    }
+    return;
+  }
+  // No usable saved config (never ADDed, DEL twice, a file lost or torn): rebuild
+  // one from the current subnet.env so host-local still releases by id+ifname and
+  // bridge still removes the veth, instead of silently leaking them.
+  let rebuilt: DelegateConf;
+  try {
+    rebuilt = buildDelegateConf(parseFlannelConf(cmd.conf), readSubnetEnv(subnetFile));
+  } catch (err) {
+    log.warn(`container ${id}: ${loaded.why}, and no delegate config can be rebuilt (${errorText(err)}); nothing to release`);
+    return;
+  }
+  log.info(`container ${id}: ${loaded.why}; running ${rebuilt.type} DEL with a config rebuilt from ${subnetFile}`);
+  delegate('DEL', rebuilt.type, withPrevResult(rebuilt, cmd.conf, 'DEL'), opts);
+  try {
+    removeScratch(dataDir, id); // an unusable file has served its purpose
+  } catch (err) {
+    log.warn(`container ${id}: cannot remove ${scratchPath(dataDir, id)}: ${errorText(err)}`);
+  }
+}
+
+async function check(cmd: CmdArgs): Promise<void> {
+  const { dataDir } = parsePaths(cmd.conf);
+  const id = cmd.containerId;
+  const loaded = loadSaved(dataDir, id);
+  if (!loaded.saved) {
+    throw new CniError(
+      Code.Internal,
+      loaded.missing ? `no saved delegate config for container ${id} in ${dataDir}; was it added by this plugin?` : `container ${id}: ${loaded.why}`,
+    );
+  }
+  delegate('CHECK', loaded.saved.type, withPrevResult(loaded.saved, cmd.conf, 'CHECK'), delegateOpts(cmd));
+}
+
+async function status(cmd: CmdArgs): Promise<void> {
+  const conf = parseFlannelConf(cmd.conf);
+  let env: SubnetEnv;
+  try {
+    env = readSubnetEnv(conf.subnetFile);
+  } catch (err) {
+    // A malformed file is not "starting up": say how it gets fixed.
+    const fix = err instanceof CniError && err.code === Code.InvalidConfig ? '; flanneld rewrites this file when it starts: fix its config and restart it on this node' : '';
+    throw new CniError(Code.NotAvailable, `flannel network "${conf.name}" cannot add pods: ${errorText(err)}${fix}`);
+  }
+  const d = buildDelegateConf(conf, env);
+  delegate('STATUS', d.type, d.bytes, delegateOpts(cmd));
+}
+
+/** Container IDs still attached, or undefined when the runtime sent no list at all. */
+function validContainerIds(conf: NetConf): Set<string> | undefined {
+  const key = VALID_KEY in conf ? VALID_KEY : LEGACY_VALID_KEY in conf ? LEGACY_VALID_KEY : undefined;
+  if (!key) return undefined;
+  const list = conf[key];
+  // libcni encodes an empty Go slice as null.
+  if (list === null) return new Set();
+  if (!Array.isArray(list)) throw new CniError(Code.InvalidConfig, `"${key}" must be an array of attachments`);
+  return new Set(
+    list.map((a, i) => {
+      if (!isObject(a) || typeof a.containerID !== 'string') {
+        throw new CniError(Code.InvalidConfig, `"${key}"[${i}] must be an object with a string "containerID"`);
+      }
+      return a.containerID;
+    }),
+  );
+}
+
+function throwAll(errors: unknown[], what: string): void {
+  if (errors.length === 0) return;
+  if (errors.length === 1) throw errors[0] instanceof CniError ? errors[0] : wrapError(errors[0], what);
+  throw new CniError(Code.Internal, `${what}: ${errors.map(errorText).join('; ')}`);
+}
+
+async function gc(cmd: CmdArgs): Promise<void> {
+  const raw = cmd.conf;
+  const { dataDir, subnetFile } = parsePaths(raw);
+  const valid = validContainerIds(raw);
+  const errors: unknown[] = [];
+  let listing: ReturnType<typeof listScratch> = { ids: [], temps: [] };
+  try {
+    listing = listScratch(dataDir);
+  } catch (err) {
+    errors.push(wrapError(err, `cannot list ${dataDir}`));
+  }
+  // Several flannel networks may share dataDir; files saved by another network are
+  // not ours to judge against this network's attachment list.
+  const saved = new Map<string, SavedConf | undefined>();
+  for (const id of listing.ids) saved.set(id, loadSaved(dataDir, id).saved);
+  const ours = (id: string): boolean => {
+    const s = saved.get(id);
+    return !s || s.config.name === undefined || s.config.name === raw.name;
+  };
+
+  let target: { type: string; config: JsonObject } | undefined;
+  try {
+    const conf = parseFlannelConf(raw);
+    try {
+      target = buildDelegateConf(conf, readSubnetEnv(subnetFile));
+    } catch (err) {
+      log.warn(`GC: ${errorText(err)}; taking the delegate config from a saved one instead`);
+    }
+  } catch (err) {
+    errors.push(err);
+  }
+  if (!target) {
+    const s = [...saved.values()].find((v): v is SavedConf => !!v && v.config.name === raw.name);
+    if (s) {
+      // GC carries no runtimeConfig or prevResult (spec §3), and speaks today's version.
+      const { runtimeConfig: _rc, prevResult: _pr, ...rest } = s.config;
+      target = { type: s.type, config: { ...rest, cniVersion: raw.cniVersion } };
+    }
+  }
+  if (target) {
+    const list = raw[VALID_KEY] !== undefined ? raw[VALID_KEY] : raw[LEGACY_VALID_KEY];
+    const extra = list === undefined ? {} : { [VALID_KEY]: list, [LEGACY_VALID_KEY]: list };
+    try {
+      delegate('GC', target.type, withKeys(target.config, extra), delegateOpts(cmd));
+    } catch (err) {
+      errors.push(err);
+    }
+  } else {
+    log.warn(`GC: no subnet.env and no saved config for network "${raw.name}": GC not forwarded to a delegate`);
+  }
+
+  if (valid) {
+    for (const id of listing.ids) {
+      if (valid.has(id) || !ours(id)) continue;
+      try {
+        removeScratch(dataDir, id);
+        log.info(`GC: removed the saved delegate config of container ${id} (not a valid attachment)`);
+      } catch (err) {
+        errors.push(wrapError(err, `cannot remove ${scratchPath(dataDir, id)}`));
+      }
+    }
+  } else {
+    log.warn(`GC: the runtime sent no "${VALID_KEY}" list; no saved configs removed`);
+  }
+  for (const t of listing.temps) {
+    if (Date.now() - t.mtimeMs < STALE_TEMP_MS) continue;
+    try {
+      removeTemp(dataDir, t.name);
+    } catch (err) {
+      errors.push(wrapError(err, `cannot remove ${dataDir}/${t.name}`));
+    }
+  }
+  throwAll(errors, `flannel GC of network "${raw.name}"`);
+}
+
+export const flannelSpec: PluginSpec = {
+  about: 'flannel CNI meta-plugin (TypeScript): renders a bridge/host-local config from flanneld subnet.env and delegates to it',
+  add,
+  del,
+  check,
+  status,
+  gc,
+};
