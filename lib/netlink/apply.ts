@@ -108,6 +108,8 @@ export async function createVethPair(host: Nl, pod: Nl, ns: NetnsHandle, opts: {
       if (isErrno(err, 'EEXIST') && !(await getLink(pod, opts.ifName))) continue; // host name clash: pick another
       throw new CniError(Code.Internal, `failed to create veth pair for "${opts.ifName}" in ${ns.path}: ${errorText(err)}`);
     }
+    // The host end must not autoconfigure from router advertisements sent by pods.
+    trySysctl(sysctlPath('net', 'ipv6', 'conf', hostName, 'accept_ra'), '0');
     const h = await getLink(host, hostName);
     if (!h || h.peerIndex === undefined) throw new CniError(Code.Internal, `veth "${hostName}" vanished right after it was created`);
     return { host: h, podIndex: h.peerIndex };
