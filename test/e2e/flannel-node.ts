@@ -62,7 +62,7 @@ export class FlannelNode {
   writeSubnetEnv(): void {
     fs.writeFileSync(
       this.subnetFile,
-      `FLANNEL_NETWORK=${FLANNEL_NETWORK}\nFLANNEL_SUBNET=${this.gateway}/${this.prefix}\nFLANNEL_MTU=1500\nFLANNEL_IPMASQ=true\n`,
+      `FLANNEL_NETWORK=${FLANNEL_NETWORK}\nFLANNEL_SUBNET=${this.gateway}/${this.prefix}\nFLANNEL_MTU=${FLANNEL_MTU}\nFLANNEL_IPMASQ=true\n`,
     );
   }
 
