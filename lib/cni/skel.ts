@@ -115,7 +115,13 @@ function versionOutput(stdin: Buffer | undefined): string {
 export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin: () => Buffer): Promise<Outcome> {
   const command = env.CNI_COMMAND;
   if (command === undefined || command === '') {
-    return { stdout: '', stderr: `${spec.about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`, exitCode: 0 };
+    // A person gets the about text; a runtime (reading stdout) gets a proper code-4 error.
+    const err = new CniError(Code.InvalidEnv, 'required env variables [CNI_COMMAND] missing');
+    return {
+      stdout: JSON.stringify(err.toJSON()) + '\n',
+      stderr: `${spec.about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`,
+      exitCode: 1,
+    };
   }
   let cniVersion: string | undefined;
   try {

@@ -103,10 +103,10 @@ function expectSilentSuccess(o: Run, verb: string): CmdArgs {
 }
 
 describe('no CNI_COMMAND', () => {
-  it.each([undefined, ''])('prints the about text and versions on stderr and exits 0 (%j)', async (cmd) => {
+  it.each([undefined, ''])('prints the about text on stderr and a code-4 error on stdout (%j)', async (cmd) => {
     const o = await run(cmd);
-    expect(o.exitCode).toBe(0);
-    expect(o.stdout).toBe('');
+    expect(o.exitCode).toBe(1);
+    expect(doc(o)).toEqual({ code: 4, msg: 'required env variables [CNI_COMMAND] missing' });
     expect(o.stderr).toContain('fake plugin v0');
     expect(o.stderr).toContain(SUPPORTED_VERSIONS.join(', '));
     expect(o.plugin.calls).toEqual([]);
