@@ -20,8 +20,9 @@ export interface SubnetEnv {
   ipMasq: boolean;
 }
 
-// flanneld's own write order; the "missing" message lists keys in this order too.
-const KEYS = ['FLANNEL_NETWORK', 'FLANNEL_SUBNET', 'FLANNEL_IPV6_NETWORK', 'FLANNEL_IPV6_SUBNET', 'FLANNEL_MTU', 'FLANNEL_IPMASQ'] as const;
+// The order the reference flannel plugin lists missing keys in, so operators' log
+// searches and runbooks keep matching.
+const KEYS = ['FLANNEL_NETWORK', 'FLANNEL_IPV6_NETWORK', 'FLANNEL_SUBNET', 'FLANNEL_IPV6_SUBNET', 'FLANNEL_MTU', 'FLANNEL_IPMASQ'] as const;
 type Key = (typeof KEYS)[number];
 const isKey = (k: string): k is Key => (KEYS as readonly string[]).includes(k);
 

@@ -72,7 +72,7 @@ describe('parseSubnetEnv', () => {
     const empty = failure(() => parseSubnetEnv('', P));
     expect(empty.code).toBe(Code.TryAgainLater);
     expect(empty.message).toMatch(
-      new RegExp(`^${P} is missing FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_NETWORK, FLANNEL_IPV6_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ;`),
+      new RegExp(`^${P} is missing FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ;`),
     );
     expect(empty.message).toContain('flanneld is running');
 
