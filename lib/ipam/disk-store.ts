@@ -219,8 +219,11 @@ export class DiskStore implements Store {
 function ensureDir(dir: string): void {
   try {
     const created = fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    if (created === undefined) return;
     // mkdir honours the umask; the reference layout is 0755 for the network dir.
-    if (created !== undefined) fs.chmodSync(dir, 0o755);
+    fs.chmodSync(dir, 0o755);
+    // The directory entry itself must survive a crash, or the reservations inside it are lost with it.
+    fsyncDir(path.dirname(dir));
   } catch (e) {
     throw ioError(`cannot create ${dir}`, e);
   }
