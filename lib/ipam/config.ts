@@ -1,6 +1,7 @@
 // host-local's view of the plugin config. Pure: every problem is a CniError with
 // code 7 (invalid network config) whose message names the offending field, where
 // the reference returns an unlabelled 999 (reference-plugins.md §6 item 12).
+import { log } from '../log';
 import { CniError, Code, wrapError } from '../cni/errors';
 import type { DNS, NetConf, Route } from '../cni/types';
 import { type IP, formatIP, tryParseCidr, tryParseIP } from '../ip';
@@ -174,9 +175,10 @@ export function parseIpamConfig(conf: NetConf, cniArgs: string): IpamConfig {
       throw wrapError(e, `invalid range set ${i}`, Code.InvalidConfig);
     }
   } else {
-    // Upstream silently ignores these without a subnet; that hides a typo, so refuse.
+    // The reference ignores these without a subnet. A config that works there must work
+    // here too (drop-in), so only say that they have no effect.
     const stray = RANGE_KEYS.find((k) => field(ipam, k) !== undefined);
-    if (stray) throw bad(`ipam.${stray} is set but ipam.subnet is not; put ranges in ipam.ranges`);
+    if (stray) log.warn(`network "${conf.name}": ipam.${stray} is set but ipam.subnet is not, so it has no effect; put ranges in ipam.ranges`);
   }
   const fromRanges = parseRangeSets(field(ipam, 'ranges'), 'ipam.ranges', fromRuntime.length + legacy.length);
   const rangeSets = [...fromRuntime, ...legacy, ...fromRanges];

@@ -101,7 +101,6 @@ describe('parseIpamConfig: every problem is code 7 and names the field', () => {
   it('host bits, labelled with the range set index', () =>
     invalid(netConf({ ranges: [...one, [{ subnet: '10.1.0.5/24' }]] }), /^invalid range set 1: subnet 10\.1\.0\.5\/24 has host bits set/));
   it('the legacy range is labelled as set 0', () => invalid(netConf({ subnet: '10.0.0.0/31', ranges: one }), /^invalid range set 0: .*too small/));
-  it('legacy rangeStart without subnet', () => invalid(netConf({ rangeStart: '10.0.0.2', ranges: one }), /ipam\.rangeStart is set but ipam\.subnet is not/));
   it('mixed families in one set', () =>
     invalid(netConf({ ranges: [[{ subnet: '10.0.0.0/24' }, { subnet: 'fc00::/64' }]] }), /invalid range set 0: mixed address families/));
   it('overlap inside a set', () =>
@@ -146,5 +145,14 @@ describe('parseResolvConf', () => {
 
   it('an empty file gives an empty DNS object', () => {
     expect(parseResolvConf('')).toEqual({});
+  });
+});
+
+describe('legacy range fields without ipam.subnet', () => {
+  // The reference ignores them; a config that works there must keep working here.
+  it('are ignored, like the reference does', () => {
+    expect(sets(netConf({ rangeStart: '10.0.0.2', gateway: '10.0.0.9', ranges: [[{ subnet: '10.1.0.0/24' }]] }))).toEqual(
+      sets(netConf({ ranges: [[{ subnet: '10.1.0.0/24' }]] })),
+    );
   });
 });
