@@ -193,3 +193,58 @@ describe.skipIf(!isRoot)('bridge on real namespaces', () => {
     expect(ipFiles()).toHaveLength(1);
   });
 });
+
+describe.skipIf(!isRoot)('bridge with an external IPAM and port flags', () => {
+  let node: Netns;
+  let p: Netns;
+  let bin: string;
+  let log: string;
+  const bridge = uniqueName('cnibx');
+  const conf = (extra: Record<string, unknown> = {}) => ({ cniVersion: '1.0.0', name: 'extnet', type: 'bridge', bridge, isGateway: true, ipam: { type: 'fake-ipam' }, ...extra });
+  const env = (command: string, extra: Record<string, string> = {}) => ({ command, containerId: 'ext1', netns: p.path, ifName: 'eth0', path: `${bin}:/nonexistent`, extra: { FAKE_IPAM_LOG: log, ...extra } });
+
+  beforeEach(() => {
+    node = Netns.create('cnit-ext-node-');
+    p = Netns.create('cnit-ext-pod-');
+    bin = tempDir('cnit-ext-bin-');
+    log = path.join(bin, 'calls.log');
+    fs.copyFileSync(path.join(__dirname, '..', 'fixtures', 'fake-ipam'), path.join(bin, 'fake-ipam'));
+    fs.chmodSync(path.join(bin, 'fake-ipam'), 0o755);
+  });
+  afterEach(() => {
+    p.destroy();
+    node.destroy();
+    fs.rmSync(bin, { recursive: true, force: true });
+  });
+
+  it('executes ipam.type from CNI_PATH for ADD, CHECK and DEL', () => {
+    const add = runPlugin(node, 'bridge', env('ADD'), conf({ promiscMode: true, portIsolation: true }));
+    expect(add.status, add.stdout + add.stderr).toBe(0);
+    expect(add.json.ips).toEqual([{ address: '10.78.0.42/24', gateway: '10.78.0.1', interface: 2 }]);
+    expect(add.json.dns).toEqual({ nameservers: ['10.78.0.53'] });
+    expect(p.ip('-br addr show dev eth0')).toContain('10.78.0.42/24');
+    expect(p.ip('route show 10.78.0.0/16')).toContain('via 10.78.0.1');
+    const br = node.json<{ flags: string[]; promiscuity?: number }[]>(`-d link show dev ${bridge}`)[0];
+    expect(br.promiscuity).toBeGreaterThan(0);
+    const port = node.json<{ linkinfo: { info_slave_data: { isolated: boolean } } }[]>(`-d link show dev ${add.json.interfaces[1].name}`)[0];
+    expect(port.linkinfo.info_slave_data.isolated).toBe(true);
+    expect(runPlugin(node, 'bridge', env('CHECK'), { ...conf({ promiscMode: true }), prevResult: add.json }).status).toBe(0);
+    expect(runPlugin(node, 'bridge', env('DEL'), conf()).status).toBe(0);
+    expect(fs.readFileSync(log, 'utf8').trim().split('\n')).toEqual(['ADD ext1 eth0', 'CHECK ext1 eth0', 'DEL ext1 eth0']);
+  });
+
+  it('passes an IPAM error through unchanged and leaves nothing behind', () => {
+    const add = runPlugin(node, 'bridge', env('ADD', { FAKE_IPAM_FAIL: '1' }), conf());
+    expect(add.status).toBe(1);
+    expect(add.json).toMatchObject({ code: 11, msg: 'fake-ipam: pool is being resized', details: 'try later' });
+    expect(node.json('link show type veth')).toEqual([]);
+    expect(p.json<{ ifname: string }[]>('link show').map((l) => l.ifname)).toEqual(['lo']);
+  });
+
+  it('names the missing plugin when ipam.type is not in CNI_PATH', () => {
+    const add = runPlugin(node, 'bridge', env('ADD'), conf({ ipam: { type: 'no-such-ipam' } }));
+    expect(add.status).toBe(1);
+    expect(add.json.msg).toContain('failed to find plugin "no-such-ipam" in path');
+    expect(node.json('link show type veth')).toEqual([]);
+  });
+});
