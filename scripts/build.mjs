@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { randomBytes } from 'node:crypto';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -40,6 +41,10 @@ const netlinkBinaryBesideBundle = {
   },
 };
 
+// One id per build, in every bundle's banner and code: flannel runs bridge in-process
+// only when the bridge it finds in CNI_PATH carries the same id (lib/cni/invoke.ts).
+const buildId = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+
 for (const name of plugins) {
   const out = path.join(dist, name);
   await esbuild.build({
@@ -49,7 +54,8 @@ for (const name of plugins) {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    banner: { js: '#!/usr/bin/env node\n// built by cni-flannel-bridge (TypeScript CNI plugins)' },
+    banner: { js: `#!/usr/bin/env node\n// built by cni-flannel-bridge (TypeScript CNI plugins) build ${buildId}` },
+    define: { __CNI_BUILD_ID__: JSON.stringify(buildId) },
     plugins: [netlinkBinaryBesideBundle],
     logLevel: 'warning',
     legalComments: 'none',

@@ -6,6 +6,39 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CniError, Code } from './errors';
 import type { Verb } from './types';
+import { dispatch, type PluginSpec } from './skel';
+
+// Set by the build (esbuild `define`), identical in every bundle of one build; absent
+// when running from source, which always execs.
+declare const __CNI_BUILD_ID__: string | undefined;
+const BUILD_ID = typeof __CNI_BUILD_ID__ === 'string' ? __CNI_BUILD_ID__ : undefined;
+
+const inProcess = new Map<string, PluginSpec>();
+
+/**
+ * Let `type` run inside this process when the executable CNI_PATH resolves it to is
+ * a sibling from this very build: a second Node start costs more than the plugin's
+ * whole work (issue: as fast as the Go reference). Any other binary by that name
+ * (the reference bridge, an older build of ours) is executed as usual.
+ */
+export function registerInProcess(type: string, spec: PluginSpec): void {
+  inProcess.set(type, spec);
+}
+
+function isThisBuild(file: string): boolean {
+  if (!BUILD_ID) return false;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(256);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    return head.subarray(0, n).toString('latin1').includes(`build ${BUILD_ID}`);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
 
 /** First `<dir>/<type>` that is a regular file (symlinks followed), as libcni does. */
 export function findInPath(type: string, dirs: string[]): string {
@@ -35,9 +68,16 @@ export interface DelegateOptions {
  * other verbs); a failing delegate's error is rethrown with its own code, message
  * and details so the runtime sees exactly what the delegate said.
  */
-export function delegate(verb: Verb, type: string, stdin: Buffer | string, opts: DelegateOptions): unknown {
+export async function delegate(verb: Verb, type: string, stdin: Buffer | string, opts: DelegateOptions): Promise<unknown> {
   const file = findInPath(type, opts.path);
   const env = { ...(opts.env ?? process.env), CNI_COMMAND: verb };
+  const local = inProcess.get(type);
+  if (local && isThisBuild(file)) {
+    const input = Buffer.isBuffer(stdin) ? stdin : Buffer.from(stdin);
+    const outcome = await dispatch(local, env, () => input);
+    if (outcome.stderr) process.stderr.write(outcome.stderr);
+    return handleOutput(type, verb, outcome.stdout, outcome.exitCode === 0 ? undefined : `exit status ${outcome.exitCode}`, '');
+  }
   let res = spawnSync(file, [], { input: stdin, env, maxBuffer: 16 << 20 });
   // A binary being replaced under us (an upgrade copying into /opt/cni/bin) fails with
   // ETXTBSY for a moment; the Go invoke retries the same way.
@@ -47,9 +87,14 @@ export function delegate(verb: Verb, type: string, stdin: Buffer | string, opts:
   }
   if (res.stderr?.length) process.stderr.write(res.stderr);
   if (res.error) throw new CniError(Code.Internal, `failed to run plugin "${file}": ${res.error.message}`);
-  const out = res.stdout.toString('utf8').trim();
-  if (res.status !== 0) {
-    const why = res.signal ? `killed by ${res.signal}` : `exit status ${res.status}`;
+  const failed = res.status !== 0 ? (res.signal ? `killed by ${res.signal}` : `exit status ${res.status}`) : undefined;
+  return handleOutput(type, verb, res.stdout.toString('utf8'), failed, res.stderr.toString('utf8'));
+}
+
+/** A delegate's stdout: its result for ADD, its own error rethrown as is when it failed. */
+function handleOutput(type: string, verb: Verb, stdout: string, failed: string | undefined, stderr: string): unknown {
+  const out = stdout.trim();
+  if (failed) {
     let parsed: { code?: unknown; msg?: unknown; details?: unknown } | undefined;
     try {
       parsed = out ? JSON.parse(out) : undefined;
@@ -59,8 +104,8 @@ export function delegate(verb: Verb, type: string, stdin: Buffer | string, opts:
     if (parsed && typeof parsed.code === 'number' && typeof parsed.msg === 'string') {
       throw new CniError(parsed.code, parsed.msg, typeof parsed.details === 'string' ? parsed.details : undefined);
     }
-    const text = out || res.stderr.toString('utf8').trim();
-    throw new CniError(Code.Internal, `plugin "${type}" failed (${why})${text ? `: ${text}` : ' with no error message'}`);
+    const text = out || stderr.trim();
+    throw new CniError(Code.Internal, `plugin "${type}" failed (${failed})${text ? `: ${text}` : ' with no error message'}`);
   }
   if (verb !== 'ADD') return undefined;
   try {

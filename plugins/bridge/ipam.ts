@@ -11,6 +11,6 @@ export async function runIpam(verb: Exclude<Verb, 'VERSION'>, type: string, cmd:
     if (verb === 'DEL') return void (await ipamDel(cmd));
     if (verb === 'CHECK') return void (await ipamCheck(cmd));
   }
-  const out = delegate(verb, type, cmd.stdin, { path: cmd.path });
+  const out = await delegate(verb, type, cmd.stdin, { path: cmd.path });
   return verb === 'ADD' ? parseResult(out, cmd.conf.cniVersion) : undefined;
 }

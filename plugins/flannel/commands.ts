@@ -80,12 +80,12 @@ async function add(cmd: CmdArgs): Promise<Result> {
   log.debug(`container ${id}: delegating ADD to ${d.type}: ${d.bytes.toString('utf8')}`);
   const opts = delegateOpts(cmd);
   try {
-    return parseResult(delegate('ADD', d.type, d.bytes, opts), conf.cniVersion);
+    return parseResult(await delegate('ADD', d.type, d.bytes, opts), conf.cniVersion);
   } catch (err) {
     // Undo what the delegate may have done half-way (spec §7), and do not leave a
     // scratch file for an attachment that never existed (plugins#426).
     try {
-      delegate('DEL', d.type, d.bytes, opts);
+      await delegate('DEL', d.type, d.bytes, opts);
     } catch (delErr) {
       log.warn(`container ${id}: ${d.type} DEL after the failed ADD also failed: ${errorText(delErr)}`);
     }
@@ -125,7 +125,7 @@ async function del(cmd: CmdArgs): Promise<void> {
   if (loaded.saved) {
     // A failing delegate DEL keeps the file, so the runtime's retry can still release
     // the IP and the veth (the reference deletes it first and leaks: plugins#449).
-    delegate('DEL', loaded.saved.type, withPrevResult(loaded.saved, cmd.conf, 'DEL'), opts);
+    await delegate('DEL', loaded.saved.type, withPrevResult(loaded.saved, cmd.conf, 'DEL'), opts);
     try {
       removeScratch(dataDir, id);
     } catch (err) {
@@ -145,7 +145,7 @@ async function del(cmd: CmdArgs): Promise<void> {
     return;
   }
   log.info(`container ${id}: ${loaded.why}; running ${rebuilt.type} DEL with a config rebuilt from ${subnetFile}`);
-  delegate('DEL', rebuilt.type, withPrevResult(rebuilt, cmd.conf, 'DEL'), opts);
+  await delegate('DEL', rebuilt.type, withPrevResult(rebuilt, cmd.conf, 'DEL'), opts);
   try {
     removeScratch(dataDir, id); // an unusable file has served its purpose
   } catch (err) {
@@ -163,7 +163,7 @@ async function check(cmd: CmdArgs): Promise<void> {
       loaded.missing ? `no saved delegate config for container ${id} in ${dataDir}; was it added by this plugin?` : `container ${id}: ${loaded.why}`,
     );
   }
-  delegate('CHECK', loaded.saved.type, withPrevResult(loaded.saved, cmd.conf, 'CHECK'), delegateOpts(cmd));
+  await delegate('CHECK', loaded.saved.type, withPrevResult(loaded.saved, cmd.conf, 'CHECK'), delegateOpts(cmd));
 }
 
 async function status(cmd: CmdArgs): Promise<void> {
@@ -177,7 +177,7 @@ async function status(cmd: CmdArgs): Promise<void> {
     throw new CniError(Code.NotAvailable, `flannel network "${conf.name}" cannot add pods: ${errorText(err)}${fix}`);
   }
   const d = buildDelegateConf(conf, env);
-  delegate('STATUS', d.type, d.bytes, delegateOpts(cmd));
+  await delegate('STATUS', d.type, d.bytes, delegateOpts(cmd));
 }
 
 /** Container IDs still attached, or undefined when the runtime sent no list at all. */
@@ -247,7 +247,7 @@ async function gc(cmd: CmdArgs): Promise<void> {
     const list = raw[VALID_KEY] !== undefined ? raw[VALID_KEY] : raw[LEGACY_VALID_KEY];
     const extra = list === undefined ? {} : { [VALID_KEY]: list, [LEGACY_VALID_KEY]: list };
     try {
-      delegate('GC', target.type, withKeys(target.config, extra), delegateOpts(cmd));
+      await delegate('GC', target.type, withKeys(target.config, extra), delegateOpts(cmd));
     } catch (err) {
       errors.push(err);
     }
