@@ -86,7 +86,10 @@ export async function delegate(verb: Verb, type: string, stdin: Buffer | string,
     res = spawnSync(file, [], { input: stdin, env, maxBuffer: 16 << 20 });
   }
   if (res.stderr?.length) process.stderr.write(res.stderr);
-  if (res.error) throw new CniError(Code.Internal, `failed to run plugin "${file}": ${res.error.message}`);
+  // A plugin may exit without reading its stdin (failing early, or not needing it); the
+  // broken pipe is then ours, not an error of the plugin, and its own answer still counts.
+  const epipe = (res.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' && (res.status !== null || res.signal !== null);
+  if (res.error && !epipe) throw new CniError(Code.Internal, `failed to run plugin "${file}": ${res.error.message}`);
   const failed = res.status !== 0 ? (res.signal ? `killed by ${res.signal}` : `exit status ${res.status}`) : undefined;
   return handleOutput(type, verb, res.stdout.toString('utf8'), failed, res.stderr.toString('utf8'));
 }

@@ -8,6 +8,12 @@ export interface Native {
   setns(fd: number, nstype: number): void;
   /** 0 on success, else the errno (EWOULDBLOCK when LOCK_NB finds it held). */
   flock(fd: number, op: number): number;
+  /** A NETLINK_ROUTE socket in the calling thread's netns. */
+  nlOpen(): number;
+  nlSend(fd: number, msg: Buffer): void;
+  /** One datagram, or null when nothing arrived within timeoutMs. */
+  nlRecv(fd: number, timeoutMs: number): Buffer | null;
+  close(fd: number): void;
 }
 
 export const CLONE_NEWNET = 0x40000000;

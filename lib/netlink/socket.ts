@@ -1,22 +1,32 @@
-// The single door to the kernel's rtnetlink. Only this module imports `netlink`
-// (the transport); messages are built in attrs.ts. Every request gets a timeout,
-// kernel errors become a typed errno, and dumps are retried when the kernel says
-// the dump was interrupted (NLM_F_DUMP_INTR), which `netlink` never checks.
+// The single door to the kernel's rtnetlink; messages are built in attrs.ts. Every
+// request gets a deadline, kernel errors become a typed errno (with the kernel's own
+// explanation when it gives one), and dumps are retried when the kernel says the dump
+// was interrupted (NLM_F_DUMP_INTR).
+//
+// Two transports sit behind it. The default is synchronous, in our native helper:
+// one blocking sendto/poll/recv per message, a socket created with a plain syscall (so
+// inside lib/netns.inNetns it belongs to the pod), no libuv handle, and no package to
+// load. CNI_NETLINK_TRANSPORT=netlink selects the `netlink` package's asynchronous
+// socket instead, kept so the two can be measured side by side (bench/).
 import * as os from 'node:os';
-import { createNetlink, type NetlinkSocket } from 'netlink/dist/netlink';
+import { native } from '../native';
 import { inNetns, type NetnsHandle } from '../netns';
-import { NLM_F } from './attrs';
+import { NLM_F, parseAttrs, readString } from './attrs';
 
 const NETLINK_ROUTE = 0;
 const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
+const NLM_F_ACK_TLVS = 0x200;
+const NLMSGERR_ATTR_MSG = 1;
+const HEADER = 16;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 export class NetlinkError extends Error {
   readonly errno: number;
   readonly code: string;
-  constructor(errno: number, what: string) {
+  constructor(errno: number, what: string, kernelSays?: string) {
     const code = errnoName(errno);
-    super(`${what}: ${code}`);
+    super(`${what}: ${code}${kernelSays ? ` (${kernelSays})` : ''}`);
     this.name = 'NetlinkError';
     this.errno = errno;
     this.code = code;
@@ -38,16 +48,93 @@ export interface Nl {
   close(): void;
 }
 
-class Socket implements Nl {
-  constructor(private readonly sock: NetlinkSocket) {}
+/** The errno of an NLMSG_ERROR payload (0 = ACK), and the extended-ACK text if any. */
+function parseError(data: Buffer, flags: number): { errno: number; text?: string } {
+  const errno = -data.readInt32LE(0);
+  if (errno === 0 || !(flags & NLM_F_ACK_TLVS) || data.length <= 4 + HEADER) return { errno };
+  return { errno, text: readString(parseAttrs(data, 4 + HEADER).get(NLMSGERR_ATTR_MSG)) };
+}
+
+class SyncSocket implements Nl {
+  private seq = Math.floor(Math.random() * 0x7fffffff);
+  constructor(private readonly fd: number) {}
+
+  private exchange(type: number, payload: Buffer, flags: number, what: string): Buffer[] {
+    const seq = (this.seq = (this.seq + 1) & 0x7fffffff);
+    const dump = (flags & NLM_F.DUMP) === NLM_F.DUMP;
+    const msg = Buffer.alloc(HEADER + payload.length);
+    msg.writeUInt32LE(msg.length, 0);
+    msg.writeUInt16LE(type, 4);
+    msg.writeUInt16LE(flags | NLM_F.REQUEST | (dump ? 0 : NLM_F.ACK), 6);
+    msg.writeUInt32LE(seq, 8);
+    payload.copy(msg, HEADER);
+    const n = native();
+    n.nlSend(this.fd, msg);
+    const deadline = Date.now() + REQUEST_TIMEOUT_MS;
+    const out: Buffer[] = [];
+    let interrupted = false;
+    for (;;) {
+      const left = deadline - Date.now();
+      const dgram = left > 0 ? n.nlRecv(this.fd, left) : null;
+      if (!dgram) throw new NetlinkError(os.constants.errno.ETIMEDOUT, `${what}: no answer from the kernel within ${REQUEST_TIMEOUT_MS} ms`);
+      for (let off = 0; off + HEADER <= dgram.length; ) {
+        const len = dgram.readUInt32LE(off);
+        if (len < HEADER || off + len > dgram.length) break;
+        const mType = dgram.readUInt16LE(off + 4);
+        const mFlags = dgram.readUInt16LE(off + 6);
+        const mSeq = dgram.readUInt32LE(off + 8);
+        const data = dgram.subarray(off + HEADER, off + len);
+        off += (len + 3) & ~3;
+        if (mSeq !== seq) continue; // a late answer to an earlier, timed-out request
+        if (mFlags & NLM_F.DUMP_INTR) interrupted = true;
+        if (mType === NLMSG_ERROR) {
+          const { errno, text } = parseError(data, mFlags);
+          if (errno !== 0) throw new NetlinkError(errno, what, text);
+          return out;
+        }
+        if (mType === NLMSG_DONE) {
+          if (interrupted) throw new DumpInterrupted();
+          return out;
+        }
+        out.push(Buffer.from(data));
+      }
+    }
+  }
 
   async request(type: number, payload: Buffer, flags: number, what: string): Promise<Buffer[]> {
+    return this.exchange(type, payload, flags, what);
+  }
+
+  async dump(type: number, payload: Buffer, what: string): Promise<Buffer[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.exchange(type, payload, NLM_F.DUMP, what);
+      } catch (err) {
+        if (!(err instanceof DumpInterrupted) || attempt >= 5) throw err instanceof DumpInterrupted ? new NetlinkError(os.constants.errno.EINTR, `${what}: dump kept being interrupted`) : err;
+      }
+    }
+  }
+
+  close(): void {
+    native().close(this.fd);
+  }
+}
+
+class DumpInterrupted extends Error {}
+
+/** The `netlink` package's asynchronous socket, for side-by-side measurement only. */
+class PackageSocket implements Nl {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  private readonly sock = (require('netlink/dist/netlink') as typeof import('netlink/dist/netlink')).createNetlink(NETLINK_ROUTE);
+
+  private async exchange(type: number, payload: Buffer, flags: number, what: string): Promise<Buffer[]> {
     const [msgs] = await this.sock.request(type, payload, { flags, timeout: REQUEST_TIMEOUT_MS, checkError: false });
     const out: Buffer[] = [];
     for (const m of msgs) {
+      if (m.flags & NLM_F.DUMP_INTR) throw new DumpInterrupted();
       if (m.type === NLMSG_ERROR) {
-        const errno = -m.data.readInt32LE(0);
-        if (errno !== 0) throw new NetlinkError(errno, what);
+        const { errno, text } = parseError(m.data, m.flags);
+        if (errno !== 0) throw new NetlinkError(errno, what, text);
         continue;
       }
       out.push(m.data);
@@ -55,20 +142,17 @@ class Socket implements Nl {
     return out;
   }
 
+  request(type: number, payload: Buffer, flags: number, what: string): Promise<Buffer[]> {
+    return this.exchange(type, payload, flags, what);
+  }
+
   async dump(type: number, payload: Buffer, what: string): Promise<Buffer[]> {
     for (let attempt = 0; ; attempt++) {
-      const [msgs] = await this.sock.request(type, payload, { flags: NLM_F.DUMP, timeout: REQUEST_TIMEOUT_MS, checkError: false });
-      if (msgs.some((m) => m.flags & NLM_F.DUMP_INTR) && attempt < 5) continue;
-      const out: Buffer[] = [];
-      for (const m of msgs) {
-        if (m.type === NLMSG_ERROR) {
-          const errno = -m.data.readInt32LE(0);
-          if (errno !== 0) throw new NetlinkError(errno, what);
-          continue;
-        }
-        out.push(m.data);
+      try {
+        return await this.exchange(type, payload, NLM_F.DUMP, what);
+      } catch (err) {
+        if (!(err instanceof DumpInterrupted) || attempt >= 5) throw err;
       }
-      return out;
     }
   }
 
@@ -77,12 +161,14 @@ class Socket implements Nl {
   }
 }
 
+const usePackage = (): boolean => process.env.CNI_NETLINK_TRANSPORT === 'netlink';
+
 /** A socket in this thread's current netns (the host). */
 export function openSocket(): Nl {
-  return new Socket(createNetlink(NETLINK_ROUTE));
+  return usePackage() ? new PackageSocket() : new SyncSocket(native().nlOpen());
 }
 
 /** A socket bound to `ns` for its whole life: created while the thread is inside it. */
 export function openSocketIn(ns: NetnsHandle): Nl {
-  return new Socket(inNetns(ns, () => createNetlink(NETLINK_ROUTE)));
+  return inNetns(ns, () => (usePackage() ? new PackageSocket() : new SyncSocket(native().nlOpen())));
 }
