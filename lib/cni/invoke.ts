@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { CniError, Code } from './errors';
 import type { Verb } from './types';
 import { dispatch, type PluginSpec } from './skel';
+import { isStandalone, sameFile } from '../runtime';
+import { mark } from '../trace';
 
 // Set by the build (esbuild `define`), identical in every bundle of one build; absent
 // when running from source, which always execs.
@@ -26,6 +28,8 @@ export function registerInProcess(type: string, spec: PluginSpec): void {
 }
 
 function isThisBuild(file: string): boolean {
+  // The standalone executable is one file that is both plugins: the same file is this build.
+  if (isStandalone()) return sameFile(file, process.execPath);
   if (!BUILD_ID) return false;
   let fd: number | undefined;
   try {
@@ -72,6 +76,7 @@ export async function delegate(verb: Verb, type: string, stdin: Buffer | string,
   const file = findInPath(type, opts.path);
   const env = { ...(opts.env ?? process.env), CNI_COMMAND: verb };
   const local = inProcess.get(type);
+  mark(`${verb}: delegating to ${type}`);
   if (local && isThisBuild(file)) {
     const input = Buffer.isBuffer(stdin) ? stdin : Buffer.from(stdin);
     const outcome = await dispatch(local, env, () => input);

@@ -4,6 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from './errors';
+import { selfPath } from '../runtime';
+import { mark } from '../trace';
 import type { CmdArgs, NetConf, Result, Verb } from './types';
 import { SUPPORTED_VERSIONS, convertResult, parseVersion, versionAtLeast } from './version';
 
@@ -24,6 +26,12 @@ export interface Outcome {
 }
 
 export const MAX_STDIN = 1 << 20;
+/**
+ * JSON.parse itself copes with any depth, but everything after it recurses
+ * (structuredClone, JSON.stringify, flannel's marshalGo) and would die with a
+ * RangeError (999) half-way through a verb. Real configs are < 10 levels deep.
+ */
+export const MAX_JSON_DEPTH = 512;
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 const VERBS: readonly Verb[] = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION'];
 const REQUIRED_ENV: Partial<Record<Verb, string[]>> = {
@@ -52,9 +60,30 @@ export function validateNetworkName(name: unknown): asserts name is string {
   }
 }
 
+/** Deepest `[`/`{` nesting of JSON text, counted on the bytes (strings skipped); stops past `limit`. */
+export function jsonDepth(buf: Buffer, limit = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte (multi-byte UTF-8 never contains '"' or '\\')
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max && (max = depth) > limit) return max;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 /** Parse and validate stdin into a NetConf: codes 6 and 7, then 6/1 for the version. */
 export function parseConf(stdin: Buffer): NetConf {
   if (stdin.length > MAX_STDIN) throw new CniError(Code.DecodeFailure, `config on stdin is larger than ${MAX_STDIN} bytes`);
+  if (jsonDepth(stdin) > MAX_JSON_DEPTH) {
+    throw new CniError(Code.DecodeFailure, `failed to decode the network config: JSON on stdin is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   let conf: unknown;
   try {
     conf = JSON.parse(stdin.toString('utf8'));
@@ -147,9 +176,10 @@ export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStd
       stdin = readStdin();
     } catch (err) {
       if (err instanceof CniError) throw err;
-      throw new CniError(Code.IOFailure, `failed to read the config from stdin: ${errorText(err)}`);
+      throw new CniError(Code.IOFailure, `failed to read the config from stdin: ${safeText(err)}`);
     }
     const conf = parseConf(stdin);
+    mark(`${command}: config parsed`);
     cniVersion = conf.cniVersion;
     if (!verb) throw new CniError(Code.InvalidEnv, `unknown CNI_COMMAND: ${command}`);
     gate(verb, conf.cniVersion);
@@ -169,6 +199,7 @@ export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStd
     };
     if (verb === 'ADD') {
       const result = await spec.add(args);
+      mark('ADD: handler done');
       return { stdout: JSON.stringify(convertResult(result, conf.cniVersion), null, 2) + '\n', stderr: '', exitCode: 0 };
     }
     const handlers: Record<Exclude<Verb, 'ADD' | 'VERSION'>, (a: CmdArgs) => Promise<void>> = {
@@ -178,18 +209,29 @@ export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStd
       STATUS: (a) => spec.status(a),
     };
     await handlers[verb as Exclude<Verb, 'ADD' | 'VERSION'>](args);
+    mark(`${verb}: handler done`);
     return { stdout: '', stderr: '', exitCode: 0 };
   } catch (err) {
-    const e = err instanceof CniError ? err : new CniError(Code.Internal, errorText(err), undefined, { cause: err });
-    const stderr = err instanceof CniError ? '' : `${(err as Error)?.stack ?? String(err)}\n`;
+    const e = err instanceof CniError ? err : new CniError(Code.Internal, safeText(err), undefined, { cause: err });
+    const stderr = err instanceof CniError ? '' : `${safeText(err, true)}\n`;
     return { stdout: JSON.stringify(e.toJSON(cniVersion)) + '\n', stderr, exitCode: 1 };
+  }
+}
+
+/** errorText that cannot throw: a handler may throw anything, even an object without toString. */
+function safeText(err: unknown, stack = false): string {
+  try {
+    const s = stack ? (err as Error)?.stack : undefined;
+    return typeof s === 'string' ? s : errorText(err);
+  } catch {
+    return Object.prototype.toString.call(err);
   }
 }
 
 /** CNI_PATH, or (for a person running a plugin by hand) the directory this executable lives in. */
 export function splitPath(cniPath: string | undefined): string[] {
   if (cniPath) return cniPath.split(':').filter(Boolean);
-  return [path.dirname(path.resolve(process.argv[1] ?? '.'))];
+  return [path.dirname(selfPath())];
 }
 
 /** Read all of stdin synchronously, refusing more than MAX_STDIN without buffering it whole. */
@@ -203,7 +245,11 @@ export function readStdinSync(): Buffer {
       n = fs.readSync(0, buf, 0, buf.length, null);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') continue;
+      // A non-blocking stdin with nothing in it yet: wait instead of spinning a core.
+      if (code === 'EAGAIN') {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+        continue;
+      }
       if (code === 'EOF' || code === 'EBADF') break; // stdin closed or absent: treat as empty
       throw err;
     }
@@ -217,6 +263,7 @@ export function readStdinSync(): Buffer {
 
 /** Entry point of an executable: run, print, exit. */
 export async function runPlugin(spec: PluginSpec): Promise<void> {
+  mark('modules loaded');
   const command = process.env.CNI_COMMAND;
   // VERSION must never hang on a stdin that nobody closes (a terminal, an idle pipe).
   const read = command === 'VERSION' && !stdinIsFinite() ? () => Buffer.alloc(0) : readStdinSync;

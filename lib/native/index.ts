@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
+import { isStandalone } from '../runtime';
 
 export interface Native {
   setns(fd: number, nstype: number): void;
@@ -28,6 +29,8 @@ let loaded: Native | undefined;
 export function native(): Native {
   if (loaded) return loaded;
   const candidates = [
+    // Beside the executable: the standalone build, whose __dirname is not on disk.
+    ...(isStandalone() ? [path.join(path.dirname(process.execPath), 'cninative.node')] : []),
     path.join(__dirname, 'cninative.node'),
     path.join(__dirname, '..', '..', 'build', 'Release', 'cninative.node'),
   ];

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import { native } from '../native';
 import { inNetns, type NetnsHandle } from '../netns';
 import { NLM_F, parseAttrs, readString } from './attrs';
+import { timed } from '../trace';
 
 const NETLINK_ROUTE = 0;
 const NLMSG_ERROR = 2;
@@ -102,13 +103,13 @@ class SyncSocket implements Nl {
   }
 
   async request(type: number, payload: Buffer, flags: number, what: string): Promise<Buffer[]> {
-    return this.exchange(type, payload, flags, what);
+    return timed('netlink', () => this.exchange(type, payload, flags, what));
   }
 
   async dump(type: number, payload: Buffer, what: string): Promise<Buffer[]> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return this.exchange(type, payload, NLM_F.DUMP, what);
+        return timed('netlink', () => this.exchange(type, payload, NLM_F.DUMP, what));
       } catch (err) {
         if (!(err instanceof DumpInterrupted) || attempt >= 5) throw err instanceof DumpInterrupted ? new NetlinkError(os.constants.errno.EINTR, `${what}: dump kept being interrupted`) : err;
       }

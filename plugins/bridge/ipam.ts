@@ -4,8 +4,18 @@ import { delegate } from '../../lib/cni/invoke';
 import type { CmdArgs, Result, Verb } from '../../lib/cni/types';
 import { parseResult } from '../../lib/cni/version';
 import { ipamAdd, ipamCheck, ipamDel } from '../../lib/ipam/host-local';
+import { mark } from '../../lib/trace';
 
 export async function runIpam(verb: Exclude<Verb, 'VERSION'>, type: string, cmd: CmdArgs): Promise<Result | undefined> {
+  mark(`${verb}: IPAM ${type} start`);
+  try {
+    return await ipam(verb, type, cmd);
+  } finally {
+    mark(`${verb}: IPAM ${type} done`);
+  }
+}
+
+async function ipam(verb: Exclude<Verb, 'VERSION'>, type: string, cmd: CmdArgs): Promise<Result | undefined> {
   if (type === 'host-local') {
     if (verb === 'ADD') return ipamAdd(cmd);
     if (verb === 'DEL') return void (await ipamDel(cmd));

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Netns, runPlugin, type PluginRun } from '../helpers/ns';
+import { Netns, builds, runPlugin, type PluginRun } from '../helpers/ns';
 import { FLANNEL_MTU, FLANNEL_NETWORK, FlannelNode, VXLAN_DEV, joinUnderlay } from './flannel-node';
 
 interface Link {
@@ -26,7 +26,7 @@ interface Route {
   dev: string;
 }
 
-describe.skipIf(process.getuid?.() !== 0)('flannel vxlan overlay across two nodes', () => {
+describe.skipIf(process.getuid?.() !== 0).each(builds)('flannel vxlan overlay across two nodes (%s)', (dir) => {
   let a: FlannelNode;
   let b: FlannelNode;
   const pods: Netns[] = [];
@@ -36,7 +36,7 @@ describe.skipIf(process.getuid?.() !== 0)('flannel vxlan overlay across two node
   const idB = 'e2e-pod-b-fedcba9876543210';
 
   const run = (node: FlannelNode, command: string, pod: Netns, id: string): PluginRun =>
-    runPlugin(node.ns, 'flannel', { command, containerId: id, netns: pod.path, ifName: 'eth0' }, node.conf());
+    runPlugin(node.ns, 'flannel', { command, containerId: id, netns: pod.path, ifName: 'eth0' }, node.conf(), dir);
   const ping = (from: Netns, to: string, ...extra: string[]) => from.exec(['ping', '-n', '-c', '1', '-W', '2', ...extra, to], { allowFail: true });
   const podIp = (p: Netns): string => p.json<Addr[]>('-4 addr show dev eth0')[0].addr_info.map((i) => `${i.local}/${i.prefixlen}`).join(',');
   const vtepRx = (node: FlannelNode): number => node.ns.json<Link[]>(`-s link show dev ${VXLAN_DEV}`)[0].stats64!.rx.packets;

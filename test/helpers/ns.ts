@@ -9,6 +9,10 @@ import { randomBytes } from 'node:crypto';
 export const isRoot = process.getuid?.() === 0;
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const distDir = path.join(repoRoot, 'dist');
+/** The standalone executable (Bun-compiled), when it was built. */
+export const standaloneDir = path.join(repoRoot, 'dist-standalone');
+/** Every build present: the root tests of whole flows run against each. */
+export const builds = [distDir, standaloneDir].filter((d) => fs.existsSync(path.join(d, 'flannel')));
 
 export function sh(argv: string[], opts: { input?: string; allowFail?: boolean } = {}): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(argv[0], argv.slice(1), { input: opts.input, encoding: 'utf8' });
@@ -63,15 +67,15 @@ export interface CniEnv {
 }
 
 /** Run a built plugin inside `node` (the namespace standing in for the node), as a runtime would. */
-export function runPlugin(node: Netns, plugin: string, env: CniEnv, stdin: string | object): PluginRun {
-  const e: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: env.command, CNI_PATH: env.path ?? distDir };
+export function runPlugin(node: Netns, plugin: string, env: CniEnv, stdin: string | object, dir = distDir): PluginRun {
+  const e: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: env.command, CNI_PATH: env.path ?? dir };
   if (env.containerId !== undefined) e.CNI_CONTAINERID = env.containerId;
   if (env.netns !== undefined) e.CNI_NETNS = env.netns;
   if (env.ifName !== undefined) e.CNI_IFNAME = env.ifName;
   if (env.args !== undefined) e.CNI_ARGS = env.args;
   Object.assign(e, env.extra ?? {});
   const input = typeof stdin === 'string' ? stdin : JSON.stringify(stdin);
-  const r = spawnSync('ip', ['netns', 'exec', node.name, path.join(distDir, plugin)], { input, env: e, encoding: 'utf8' });
+  const r = spawnSync('ip', ['netns', 'exec', node.name, path.join(dir, plugin)], { input, env: e, encoding: 'utf8' });
   let json: unknown;
   try {
     json = r.stdout ? JSON.parse(r.stdout) : undefined;

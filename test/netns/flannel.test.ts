@@ -3,11 +3,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Netns, isRoot, runPlugin, tempDir, uniqueName } from '../helpers/ns';
+import { Netns, builds, isRoot, runPlugin as run, tempDir, uniqueName, type CniEnv } from '../helpers/ns';
 
 const VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
 
-describe.skipIf(!isRoot)('flannel on real namespaces', () => {
+describe.skipIf(!isRoot).each(builds)('flannel on real namespaces (%s)', (dir) => {
+  const runPlugin = (node: Netns, plugin: string, env: CniEnv, stdin: object) => run(node, plugin, env, stdin, dir);
   let node: Netns;
   let pod: Netns;
   let state: string;
