@@ -43,3 +43,25 @@ describe.skipIf(!fs.existsSync(path.join(distDir, 'flannel')))('conf/install.sh'
     expect(fs.existsSync(path.join(root, 'etc', 'cni', 'net.d', '10-bridge.conflist'))).toBe(true);
   });
 });
+
+describe.skipIf(!fs.existsSync(path.join(repoRoot, 'dist-standalone', 'cni-plugins')))('conf/install.sh --standalone', () => {
+  let root: string;
+  beforeEach(() => {
+    root = tempDir('cnit-install-sa-');
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('installs one executable with bridge and flannel links, replacing a Node install in place', () => {
+    expect(install('--prefix', root, '--conf', 'none').status).toBe(0);
+    const r = install('--prefix', root, '--standalone');
+    expect(r.status, r.stderr).toBe(0);
+    const bin = path.join(root, 'opt', 'cni', 'bin');
+    expect(fs.readlinkSync(path.join(bin, 'bridge'))).toBe('cni-plugins');
+    expect(fs.readlinkSync(path.join(bin, 'flannel'))).toBe('cni-plugins');
+    const v = spawnSync(path.join(bin, 'flannel'), [], { env: { PATH: '/nonexistent', CNI_COMMAND: 'VERSION' }, encoding: 'utf8' });
+    expect(JSON.parse(v.stdout).supportedVersions).toContain('1.1.0');
+    // Back to the Node build over the links: they are ours, no --force needed.
+    expect(install('--prefix', root, '--conf', 'none').status).toBe(0);
+    expect(fs.lstatSync(path.join(bin, 'bridge')).isSymbolicLink()).toBe(false);
+  });
+});
