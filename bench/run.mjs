@@ -22,7 +22,8 @@ import { prefill, reservations, scratchFiles } from './lib/ipam.mjs';
 import { median, renderTable, round, summary } from './lib/stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = path.join(root, 'dist');
+// BENCH_DIST=dist-standalone measures the self-contained build instead of the Node bundles.
+const DIST = path.resolve(root, process.env.BENCH_DIST ?? 'dist');
 const REF_DIR = '/usr/lib/cni';
 const REF_BRIDGE = path.join(REF_DIR, 'bridge');
 const REF_HOST_LOCAL = path.join(REF_DIR, 'host-local');

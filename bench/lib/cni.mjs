@@ -135,6 +135,11 @@ export function snapshotDist(dist, into) {
     try {
       for (const name of fs.readdirSync(dist)) {
         const from = path.join(dist, name);
+        // The standalone build: bridge and flannel are links to one executable.
+        if (fs.lstatSync(from).isSymbolicLink()) {
+          fs.symlinkSync(fs.readlinkSync(from), path.join(into, name));
+          continue;
+        }
         if (!fs.statSync(from).isFile()) continue;
         fs.copyFileSync(from, path.join(into, name));
         fs.chmodSync(path.join(into, name), fs.statSync(from).mode & 0o7777);
