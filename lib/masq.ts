@@ -17,12 +17,14 @@ import {
   chainArgs,
   classifyFailure,
   jumpsToChain,
+  listNatArgs,
   listPostroutingArgs,
   masqChainName,
   parseMasqAddr,
   planMasq,
   renderCommand,
   ruleArgs,
+  staleMasqChains,
   type Failure,
   type MasqAddr,
   type Rule,
@@ -238,4 +240,60 @@ function removeChain(ipt: Iptables, chain: string, what: string, errors: string[
     if (deleteJumps(ipt, chain, what, errors, 'report')) del = ipt.run(chainArgs('-X', chain));
   }
   if (!del.ok && del.failure !== 'missing') errors.push(`${what}: ${explain(del)}`);
+}
+
+export interface MasqGcOptions {
+  network: string;
+  /** container IDs of the attachments that are still valid: their chains stay */
+  keep: Iterable<string>;
+}
+
+export interface MasqGcReport {
+  /** "iptables CNI-…" / "ip6tables CNI-…" for every chain removed */
+  removed: string[];
+  /** chains that looked like ours but also hold another owner's rules */
+  skipped: string[];
+}
+
+/**
+ * CNI 1.1 GC for ipMasq: in iptables and ip6tables, remove every per-container chain
+ * of `network` (identified by its comment and name, see staleMasqChains) whose
+ * container is not in `keep`, with the POSTROUTING jumps to it. Other networks'
+ * chains and chains without our comment are never touched. Goes on past failures
+ * and reports them together at the end.
+ */
+export function gcIpMasq(opts: MasqGcOptions): MasqGcReport {
+  const keep = new Set([...opts.keep].map((id) => id.trim()));
+  const errors: string[] = [];
+  const report: MasqGcReport = { removed: [], skipped: [] };
+  for (const family of [4, 6] as const) {
+    const ipt = Iptables.find(family);
+    if (!ipt) continue; // without the binary nothing of ours can exist in that family
+    const list = ipt.run(listNatArgs());
+    if (!list.ok) {
+      // A family whose nat table cannot be listed (IPv6 off, no module) cannot hold our chains.
+      log.warn(`masq GC: cannot list ${ipt.name} nat table (${list.stderr}); skipping ${ipt.name}`);
+      continue;
+    }
+    const { stale, skipped } = staleMasqChains(list.stdout, opts.network, keep);
+    for (const s of skipped) {
+      log.warn(`masq GC: network "${opts.network}": leaving ${ipt.name} chain ${s.chain} alone: ${s.why}`);
+      report.skipped.push(`${ipt.name} ${s.chain}`);
+    }
+    for (const s of stale) {
+      const what = `failed to remove stale IP masquerading chain ${s.chain} (container ${s.containerId})`;
+      const before = errors.length;
+      for (const rule of s.jumps) {
+        const r = ipt.run(ruleArgs('-D', rule));
+        if (!r.ok && r.failure !== 'missing') errors.push(`${what}: ${explain(r)}`);
+      }
+      if (s.exists) removeChain(ipt, s.chain, what, errors);
+      if (errors.length === before) {
+        report.removed.push(`${ipt.name} ${s.chain}`);
+        log.info(`masq GC: network "${opts.network}": removed ${ipt.name} nat chain ${s.chain} of container ${s.containerId} (not among the valid attachments)`);
+      }
+    }
+  }
+  if (errors.length > 0) throw new CniError(Code.Internal, errors.join('; '));
+  return report;
 }

@@ -7,6 +7,8 @@ import { formatIP } from '../ip';
 import { allocate, findOwned, releaseOwner } from './allocator';
 import { type IpamConfig, parseIpamConfig, parseResolvConf } from './config';
 import { readResolvConf, withNetworkStore } from './disk-store';
+import { hostLocalGc } from './gc';
+import { hostLocalStatus } from './status';
 import type { Owner } from './store';
 
 function ownerOf(cmd: CmdArgs): Owner {
@@ -56,4 +58,18 @@ export async function ipamCheck(cmd: CmdArgs): Promise<void> {
   if (held.length === 0) {
     throw new CniError(Code.Internal, `host-local: Failed to find address added by container ${cmd.containerId}`);
   }
+}
+
+/**
+ * GC (CNI 1.1): release every reservation of this network whose owner is not in
+ * `cni.dev/valid-attachments` (or the legacy `cni.dev/attachments`). Without either
+ * key, or with `disableGC: true`, nothing is released. See lib/ipam/gc.ts.
+ */
+export async function ipamGc(cmd: CmdArgs): Promise<void> {
+  hostLocalGc(cmd.conf);
+}
+
+/** STATUS (CNI 1.1): code 50 when the data dir is unusable or a range set is exhausted. See lib/ipam/status.ts. */
+export async function ipamStatus(cmd: CmdArgs): Promise<void> {
+  hostLocalStatus(cmd.conf);
 }

@@ -18,6 +18,7 @@ import { log } from '../../lib/log';
 import { parseBridgeConf } from './config';
 import { runIpam } from './ipam';
 import { planAttachment } from './plan';
+import { bridgeGc, bridgeStatus } from './lifecycle';
 
 type Undo = () => Promise<void> | void;
 
@@ -199,22 +200,11 @@ async function check(cmd: CmdArgs): Promise<void> {
   }
 }
 
-async function status(cmd: CmdArgs): Promise<void> {
-  const conf = parseBridgeConf(cmd.conf, cmd.args);
-  // host-local's readiness (exhaustion, a writable data dir) comes with the GC/STATUS issue.
-  if (conf.ipamType && conf.ipamType !== 'host-local') await runIpam('STATUS', conf.ipamType, cmd);
-}
-
-async function gc(cmd: CmdArgs): Promise<void> {
-  const conf = parseBridgeConf(cmd.conf, cmd.args);
-  if (conf.ipamType && conf.ipamType !== 'host-local') await runIpam('GC', conf.ipamType, cmd);
-}
-
 export const bridgePlugin: PluginSpec = {
   about: 'CNI bridge plugin (TypeScript), host-local IPAM built in',
   add,
   del,
   check,
-  status,
-  gc,
+  status: bridgeStatus,
+  gc: bridgeGc,
 };

@@ -3,7 +3,7 @@
 import { delegate } from '../../lib/cni/invoke';
 import type { CmdArgs, Result, Verb } from '../../lib/cni/types';
 import { parseResult } from '../../lib/cni/version';
-import { ipamAdd, ipamCheck, ipamDel } from '../../lib/ipam/host-local';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from '../../lib/ipam/host-local';
 import { mark } from '../../lib/trace';
 
 export async function runIpam(verb: Exclude<Verb, 'VERSION'>, type: string, cmd: CmdArgs): Promise<Result | undefined> {
@@ -20,6 +20,8 @@ async function ipam(verb: Exclude<Verb, 'VERSION'>, type: string, cmd: CmdArgs):
     if (verb === 'ADD') return ipamAdd(cmd);
     if (verb === 'DEL') return void (await ipamDel(cmd));
     if (verb === 'CHECK') return void (await ipamCheck(cmd));
+    if (verb === 'GC') return void (await ipamGc(cmd));
+    return void (await ipamStatus(cmd));
   }
   const out = await delegate(verb, type, cmd.stdin, { path: cmd.path });
   return verb === 'ADD' ? parseResult(out, cmd.conf.cniVersion) : undefined;

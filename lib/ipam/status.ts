@@ -1,0 +1,146 @@
+// CNI 1.1 STATUS for host-local (cni-spec.md §3): "can an ADD be served now?".
+// The reference answers yes unconditionally (reference-plugins.md §1a); here two
+// things that make every ADD fail are reported as code 50 (not available):
+// - the network directory under dataDir cannot be created or written;
+// - a range set has no free address left (ADD needs one from every set).
+// Read-only: no lock is taken (that would create `lock` and queue behind ADDs),
+// nothing is created, and an IPv6 /64 is never walked; only the directory's names
+// are counted against each set's size.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CniError, Code, errorText } from '../cni/errors';
+import type { NetConf } from '../cni/types';
+import { type IP, formatIP, tryParseIP } from '../ip';
+import { parseIpamConfig } from './config';
+import { gcTarget } from './gc';
+import { type RangeSet, describeRangeSet, rangeContains, rangeIndexOf } from './range';
+
+const notAvailable = (msg: string): CniError => new CniError(Code.NotAvailable, msg);
+
+/** Allocatable addresses of a set: every [rangeStart, rangeEnd], minus a gateway inside it. */
+export function rangeSetSize(set: RangeSet): bigint {
+  let n = 0n;
+  for (const r of set) {
+    n += r.rangeEnd.value - r.rangeStart.value + 1n;
+    if (rangeContains(r, r.gateway)) n -= 1n;
+  }
+  return n;
+}
+
+/** Reserved addresses of `set` among `reserved` (gateways never count: the allocator skips them). */
+export function reservedInSet(set: RangeSet, reserved: Iterable<IP>): bigint {
+  let n = 0n;
+  for (const ip of reserved) {
+    const i = rangeIndexOf(set, ip);
+    if (i >= 0 && ip.value !== set[i].gateway.value) n += 1n;
+  }
+  return n;
+}
+
+export interface SetUsage {
+  index: number;
+  size: bigint;
+  used: bigint;
+}
+
+export const usage = (sets: readonly RangeSet[], reserved: readonly IP[]): SetUsage[] =>
+  sets.map((set, index) => ({ index, size: rangeSetSize(set), used: reservedInSet(set, reserved) }));
+
+/**
+ * The addresses named by the entries of a network directory, each once (a
+ * non-canonical spelling of the same address occupies nothing extra). Any entry
+ * named by an address counts, file or not: the allocator cannot link over it either.
+ */
+export function reservedAddresses(dir: string): IP[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw notAvailable(`host-local: cannot list ${dir}: ${errorText(e)}`);
+  }
+  const seen = new Map<string, IP>();
+  for (const n of names) {
+    const ip = tryParseIP(n);
+    if (ip) seen.set(formatIP(ip), ip);
+  }
+  return [...seen.values()];
+}
+
+/**
+ * Would ADD be able to create and write `<dataDir>/<network>`? Checked with
+ * stat/access only, so nothing is left behind: the directory itself when it exists,
+ * else its nearest existing ancestor (ADD creates the missing levels).
+ */
+export function checkDataDir(dataDir: string, network: string): void {
+  const dir = path.join(dataDir, network);
+  const fix = 'IP addresses cannot be reserved: make it a writable directory or point ipam.dataDir elsewhere';
+  let cur = dir;
+  for (;;) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(cur);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') throw notAvailable(`host-local: data directory ${dir} is unusable (${cur}: ${errorText(e)}); ${fix}`);
+    }
+    if (st) {
+      if (!st.isDirectory()) {
+        throw notAvailable(`host-local: data directory ${dir} cannot be created: ${cur} exists and is not a directory; ${fix}`);
+      }
+      try {
+        fs.accessSync(cur, fs.constants.W_OK | fs.constants.X_OK);
+      } catch (e) {
+        const what = cur === dir ? `${dir} is not writable` : `${dir} does not exist and ${cur} is not writable`;
+        throw notAvailable(`host-local: ${what} (${errorText(e)}); ${fix}`);
+      }
+      if (cur === dir) {
+        // An existing lock file must be openable, or every ADD fails on it.
+        const lock = path.join(dir, 'lock');
+        try {
+          if (fs.existsSync(lock)) fs.accessSync(lock, fs.constants.R_OK);
+        } catch (e) {
+          throw notAvailable(`host-local: lock file ${lock} cannot be opened (${errorText(e)}); ${fix}`);
+        }
+      }
+      return;
+    }
+    const parent = path.dirname(cur);
+    if (parent === cur) throw notAvailable(`host-local: data directory ${dir} cannot be created: no ancestor exists; ${fix}`);
+    cur = parent;
+  }
+}
+
+/** Do the config's ranges come only with ADD (runtimeConfig.ipRanges)? Then exhaustion cannot be judged. */
+function hasStaticRanges(conf: NetConf): boolean {
+  const ipam = (conf.ipam ?? {}) as Record<string, unknown>;
+  return Object.keys(ipam).some((k) => {
+    const l = k.toLowerCase();
+    return (l === 'ranges' || l === 'subnet') && ipam[k] !== undefined && ipam[k] !== null;
+  });
+}
+
+/**
+ * STATUS for host-local: throws CniError 50 with an operator-facing message when
+ * ADD cannot succeed, 7 for a config ADD would reject; returns when ready.
+ */
+export function hostLocalStatus(conf: NetConf): void {
+  const { name, dataDir } = gcTarget(conf);
+  checkDataDir(dataDir, name);
+  if (!hasStaticRanges(conf)) return; // ranges arrive with each ADD's runtimeConfig
+
+  // STATUS carries no runtimeConfig or CNI_ARGS: only the configured ranges count.
+  const ipam = parseIpamConfig(conf, '');
+  const dir = path.join(dataDir, name);
+  const reserved = reservedAddresses(dir);
+  const full = usage(ipam.rangeSets, reserved).filter((u) => u.used >= u.size);
+  if (full.length === 0) return;
+  const detail = full
+    .map((u) => `range set ${u.index} (${describeRangeSet(ipam.rangeSets[u.index])}): all ${u.size} addresses reserved`)
+    .join('; ');
+  throw notAvailable(
+    `host-local: network "${name}" has no free IP address: ${detail}. ` +
+      `Every ADD needs one address from each range set. Free addresses by deleting pods, ` +
+      `let the runtime garbage-collect stale reservations (CNI GC), or widen the range; reservations are files in ${dir}`,
+  );
+}

@@ -1,0 +1,105 @@
+// bridge STATUS and GC (CNI 1.1, cni-spec.md §3). The reference bridge forwards
+// STATUS to its IPAM and has no GC (reference-plugins.md §1a, plugins#1013); here
+// STATUS also answers for the bridge and for host-local, and GC removes stale
+// masquerade chains and host-local reservations, then forwards to any other IPAM.
+import { CniError, Code, errorText } from '../../lib/cni/errors';
+import type { CmdArgs } from '../../lib/cni/types';
+import { LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY, gcDisabled, validAttachments } from '../../lib/ipam/gc';
+import { ipamGc, ipamStatus } from '../../lib/ipam/host-local';
+import { log } from '../../lib/log';
+import { gcIpMasq } from '../../lib/masq';
+import { getLink } from '../../lib/netlink/link';
+import { openSocket } from '../../lib/netlink/socket';
+import { parseBridgeConf } from './config';
+import { runIpam } from './ipam';
+
+/**
+ * STATUS: resolves when an ADD could be served now; otherwise throws code 50 with
+ * a message an operator can act on (or the IPAM delegate's own error, unchanged).
+ * A missing bridge is fine (ADD creates it); a link of that name that is not a
+ * bridge is not (every ADD would fail on it).
+ */
+export async function bridgeStatus(cmd: CmdArgs): Promise<void> {
+  const conf = parseBridgeConf(cmd.conf, cmd.args);
+  let nl;
+  try {
+    nl = openSocket();
+  } catch (e) {
+    throw new CniError(Code.NotAvailable, `cannot open a netlink socket to inspect bridge "${conf.bridge}": ${errorText(e)}`);
+  }
+  try {
+    const link = await getLink(nl, conf.bridge);
+    if (link && link.kind !== 'bridge') {
+      throw new CniError(
+        Code.NotAvailable,
+        `network "${conf.name}": "${conf.bridge}" exists but is ${link.kind ? `a ${link.kind} device` : 'a device of unknown type'}, not a bridge, ` +
+          `so no pod can be attached to it: remove or rename that link, or set "bridge" in the network config to another name`,
+      );
+    }
+  } catch (e) {
+    if (e instanceof CniError) throw e;
+    throw new CniError(Code.NotAvailable, `cannot inspect bridge "${conf.bridge}": ${errorText(e)}`);
+  } finally {
+    nl.close();
+  }
+  if (conf.ipamType === 'host-local') await ipamStatus(cmd);
+  else if (conf.ipamType) await runIpam('STATUS', conf.ipamType, cmd);
+}
+
+/**
+ * The GC input as an external IPAM should see it: both the current key and the
+ * legacy alias, with the list we act on, so a delegate that reads only one of them
+ * can never mistake a missing key for "nothing is valid".
+ */
+function delegateGcArgs(cmd: CmdArgs, list: unknown): CmdArgs {
+  const conf = cmd.conf;
+  if (conf[VALID_ATTACHMENTS_KEY] !== undefined && conf[LEGACY_ATTACHMENTS_KEY] !== undefined) return cmd;
+  const fixed = { ...conf, [VALID_ATTACHMENTS_KEY]: list, [LEGACY_ATTACHMENTS_KEY]: list };
+  return { ...cmd, conf: fixed, stdin: Buffer.from(JSON.stringify(fixed)) };
+}
+
+/**
+ * GC: remove what belongs to attachments not in `cni.dev/valid-attachments` (or
+ * the legacy `cni.dev/attachments`): masquerade chains of this network (always: a
+ * chain may date from when ipMasq was on, and only this network's are matched),
+ * then IPAM reservations (host-local in-process, any other type forwarded). Goes on
+ * past failures and throws one error listing them all. No list at all, or
+ * `disableGC: true`: nothing is done.
+ */
+export async function bridgeGc(cmd: CmdArgs): Promise<void> {
+  const conf = parseBridgeConf(cmd.conf, cmd.args);
+  if (gcDisabled(cmd.conf)) {
+    log.info(`GC: network "${conf.name}" has disableGC set; nothing done`);
+    return;
+  }
+  const valid = validAttachments(cmd.conf); // code 7 on a malformed list, before anything is touched
+  if (!valid) {
+    log.info(`GC: network "${conf.name}": the config has no "${VALID_ATTACHMENTS_KEY}" list; nothing done (absence never means "release everything")`);
+    return;
+  }
+  const errors: CniError[] = [];
+  const fail = (what: string, e: unknown): void => {
+    const code = e instanceof CniError ? e.code : Code.Internal;
+    errors.push(new CniError(code, `${what}: ${errorText(e)}`, e instanceof CniError ? e.details : undefined, { cause: e }));
+  };
+  try {
+    gcIpMasq({ network: conf.name, keep: valid.attachments.map((a) => a.containerId) });
+  } catch (e) {
+    fail('masquerade GC', e);
+  }
+  if (conf.ipamType === 'host-local') {
+    try {
+      await ipamGc(cmd);
+    } catch (e) {
+      fail('host-local GC', e);
+    }
+  } else if (conf.ipamType) {
+    try {
+      await runIpam('GC', conf.ipamType, delegateGcArgs(cmd, cmd.conf[valid.key]));
+    } catch (e) {
+      fail(`IPAM "${conf.ipamType}" GC`, e);
+    }
+  }
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new CniError(Code.Internal, `GC of network "${conf.name}" failed in ${errors.length} places: ${errors.map((e) => e.message).join('; ')}`);
+}

@@ -1,0 +1,279 @@
+// CNI 1.1 GC: host-local reservations on a real directory, the attachment-list
+// parsing, and (pure) the selection of stale masquerade chains from `iptables -S`.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Code } from '../../../lib/cni/errors';
+import type { NetConf } from '../../../lib/cni/types';
+import { hostLocalGc, parseOwner, validAttachments } from '../../../lib/ipam/gc';
+import { ipamAdd, ipamCheck, ipamGc } from '../../../lib/ipam/host-local';
+import { LOCK_EX, LOCK_UN, native } from '../../../lib/native';
+import { goQuote, masqChainName, masqComment, parseMasqComment, staleMasqChains } from '../../../lib/masq/rules';
+import { cmdArgs, cniError, cniErrorAsync, netConf, tempDirs } from './helpers';
+
+const dirs = tempDirs();
+afterEach(() => dirs.cleanup());
+
+const ls = (d: string) => fs.readdirSync(d).sort();
+type Att = { containerID: string; ifname: string };
+
+function setup(ipam: Record<string, unknown> = {}) {
+  const dataDir = dirs.make();
+  const conf = netConf({ dataDir, ranges: [[{ subnet: '10.1.2.0/24' }]], ...ipam }, { cniVersion: '1.1.0' });
+  const netDir = path.join(dataDir, 'testnet');
+  const gcConf = (extra: Record<string, unknown>): NetConf => ({ ...conf, ...extra });
+  const gc = (extra: Record<string, unknown>) => ipamGc({ ...cmdArgs(gcConf(extra), '', ''), command: 'GC' });
+  const valid = (atts: Att[]) => gc({ 'cni.dev/valid-attachments': atts });
+  return { conf, dataDir, netDir, gc, valid };
+}
+
+async function addAll(conf: NetConf, owners: [string, string][]): Promise<string[]> {
+  const out: string[] = [];
+  for (const [id, ifn] of owners) out.push((await ipamAdd(cmdArgs(conf, id, ifn))).ips![0].address.split('/')[0]);
+  return out;
+}
+
+describe('host-local GC', () => {
+  it('releases exactly the unlisted owners and keeps the listed ones (same container, other ifname included)', async () => {
+    const { conf, netDir, valid } = setup();
+    const [a, b, cEth0, cNet1] = await addAll(conf, [['a', 'eth0'], ['b', 'eth0'], ['c', 'eth0'], ['c', 'net1']]);
+    await valid([{ containerID: 'a', ifname: 'eth0' }, { containerID: 'c', ifname: 'net1' }]);
+    expect(ls(netDir)).toEqual([a, cNet1, 'last_reserved_ip.0', 'lock'].sort());
+    expect(fs.readFileSync(path.join(netDir, a), 'latin1')).toBe('a\r\neth0');
+    expect(fs.existsSync(path.join(netDir, b))).toBe(false);
+    expect(fs.existsSync(path.join(netDir, cEth0))).toBe(false);
+    // the survivors are still usable by CHECK; the marker still steers round-robin
+    await ipamCheck(cmdArgs(conf, 'a', 'eth0'));
+    await ipamCheck(cmdArgs(conf, 'c', 'net1'));
+    expect(fs.readFileSync(path.join(netDir, 'last_reserved_ip.0'), 'latin1')).toBe(cNet1);
+  });
+
+  it('an empty list releases every reservation of the network, and nothing else', async () => {
+    const { conf, netDir, valid } = setup();
+    await addAll(conf, [['a', 'eth0'], ['b', 'eth0']]);
+    await valid([]);
+    expect(ls(netDir)).toEqual(['last_reserved_ip.0', 'lock']);
+  });
+
+  it('releases regardless of the current ranges, and IPv6 names too', async () => {
+    const { netDir, valid } = setup();
+    fs.mkdirSync(netDir, { recursive: true });
+    fs.writeFileSync(path.join(netDir, '192.168.99.9'), 'gone\r\neth0');
+    fs.writeFileSync(path.join(netDir, 'fc00::9'), 'gone\r\neth0');
+    fs.writeFileSync(path.join(netDir, 'fc00::a'), 'live\r\neth0');
+    await valid([{ containerID: 'live', ifname: 'eth0' }]);
+    expect(ls(netDir)).toEqual(['fc00::a', 'lock']);
+  });
+
+  it('legacy id-only files are kept when their container is listed with any ifname, else released', async () => {
+    const { netDir, valid } = setup();
+    fs.mkdirSync(netDir, { recursive: true });
+    fs.writeFileSync(path.join(netDir, '10.1.2.10'), 'old-live');
+    fs.writeFileSync(path.join(netDir, '10.1.2.11'), 'old-gone\n');
+    fs.writeFileSync(path.join(netDir, '10.1.2.12'), 'new-live\neth0'); // LF only: still recognised, kept
+    await valid([{ containerID: 'old-live', ifname: 'net7' }, { containerID: 'new-live', ifname: 'eth0' }]);
+    expect(ls(netDir)).toEqual(['10.1.2.10', '10.1.2.12', 'lock']);
+  });
+
+  it('reclaims empty, blank, oversized and unparseable files (crash leftovers)', async () => {
+    const { netDir, valid } = setup();
+    fs.mkdirSync(netDir, { recursive: true });
+    fs.writeFileSync(path.join(netDir, '10.1.2.20'), '');
+    fs.writeFileSync(path.join(netDir, '10.1.2.21'), ' \r\n ');
+    fs.writeFileSync(path.join(netDir, '10.1.2.22'), 'x'.repeat(5000));
+    fs.writeFileSync(path.join(netDir, '10.1.2.23'), 'a\r\nb\r\nc');
+    fs.writeFileSync(path.join(netDir, '10.1.2.24'), 'keep\r\neth0');
+    await valid([{ containerID: 'keep', ifname: 'eth0' }]);
+    expect(ls(netDir)).toEqual(['10.1.2.24', 'lock']);
+  });
+
+  it('never touches lock, markers, non-address names, non-regular entries or other networks', async () => {
+    const { dataDir, netDir, valid } = setup();
+    fs.mkdirSync(netDir, { recursive: true });
+    const other = path.join(dataDir, 'othernet');
+    fs.mkdirSync(other);
+    fs.writeFileSync(path.join(other, '10.1.2.30'), 'gone\r\neth0');
+    fs.writeFileSync(path.join(netDir, 'lock'), '');
+    fs.writeFileSync(path.join(netDir, 'last_reserved_ip.0'), '10.1.2.30');
+    fs.writeFileSync(path.join(netDir, 'last_reserved_ip.1'), 'garbage');
+    fs.writeFileSync(path.join(netDir, 'README'), 'gone\r\neth0');
+    fs.writeFileSync(path.join(netDir, '10.1.2.0-backup'), 'gone\r\neth0');
+    fs.mkdirSync(path.join(netDir, '10.1.2.31')); // a directory named by an address
+    fs.symlinkSync(path.join(other, '10.1.2.30'), path.join(netDir, '10.1.2.32'));
+    fs.writeFileSync(path.join(netDir, '10.1.2.33'), 'gone\r\neth0');
+    await valid([]);
+    expect(ls(netDir)).toEqual(['10.1.2.0-backup', '10.1.2.31', '10.1.2.32', 'README', 'last_reserved_ip.0', 'last_reserved_ip.1', 'lock']);
+    expect(ls(other)).toEqual(['10.1.2.30']);
+    expect(fs.readFileSync(path.join(other, '10.1.2.30'), 'latin1')).toBe('gone\r\neth0');
+    expect(fs.readFileSync(path.join(netDir, 'last_reserved_ip.0'), 'latin1')).toBe('10.1.2.30');
+  });
+
+  it('does nothing when the list key is absent, or with disableGC', async () => {
+    const { conf, netDir, gc } = setup();
+    await addAll(conf, [['a', 'eth0'], ['b', 'eth0']]);
+    const before = ls(netDir);
+    await gc({});
+    expect(ls(netDir)).toEqual(before);
+    await gc({ 'cni.dev/valid-attachments': null });
+    expect(ls(netDir)).toEqual(before);
+    await gc({ disableGC: true, 'cni.dev/valid-attachments': [] });
+    expect(ls(netDir)).toEqual(before);
+    await gc({ 'cni.dev/valid-attachments': [] }); // proves the three above could have released
+    expect(ls(netDir)).toEqual(['last_reserved_ip.0', 'lock']);
+  });
+
+  it('accepts the legacy cni.dev/attachments key; cni.dev/valid-attachments wins when both are present', async () => {
+    const { conf, netDir, gc } = setup();
+    const [a, b, c] = await addAll(conf, [['a', 'eth0'], ['b', 'eth0'], ['c', 'eth0']]);
+    await gc({ 'cni.dev/attachments': [{ containerID: 'a', ifname: 'eth0' }, { containerID: 'b', ifname: 'eth0' }] });
+    expect(ls(netDir)).toEqual([a, b, 'last_reserved_ip.0', 'lock'].sort());
+    await gc({ 'cni.dev/valid-attachments': [{ containerID: 'a', ifname: 'eth0' }], 'cni.dev/attachments': [{ containerID: 'b', ifname: 'eth0' }] });
+    expect(ls(netDir)).toEqual([a, 'last_reserved_ip.0', 'lock'].sort());
+    expect(c).toBeDefined();
+  });
+
+  it('rejects a malformed list with code 7 before releasing anything', async () => {
+    const { conf, netDir, gc } = setup();
+    await addAll(conf, [['a', 'eth0']]);
+    const before = ls(netDir);
+    for (const bad of [
+      { 'cni.dev/valid-attachments': 'a' },
+      { 'cni.dev/valid-attachments': {} },
+      { 'cni.dev/valid-attachments': [{ containerID: 'a' }] },
+      { 'cni.dev/valid-attachments': [{ containerID: 7, ifname: 'eth0' }] },
+      { 'cni.dev/valid-attachments': [{ containerID: '', ifname: 'eth0' }] },
+      { 'cni.dev/valid-attachments': [null] },
+      { 'cni.dev/attachments': [['a', 'eth0']] },
+    ]) {
+      const e = await cniErrorAsync(gc(bad));
+      expect(e.code, JSON.stringify(bad)).toBe(Code.InvalidConfig);
+      expect(e.message).toMatch(/cni\.dev\/(valid-)?attachments/);
+    }
+    expect(ls(netDir)).toEqual(before);
+  });
+
+  it('is a no-op when the network directory does not exist (and creates nothing)', async () => {
+    const { dataDir, valid } = setup();
+    await valid([]);
+    expect(ls(dataDir)).toEqual([]);
+  });
+
+  it('needs no ranges (they may only come with ADD) and reports what it released', async () => {
+    const dataDir = dirs.make();
+    const netDir = path.join(dataDir, 'testnet');
+    fs.mkdirSync(netDir);
+    fs.writeFileSync(path.join(netDir, '10.9.9.9'), 'x\r\neth0');
+    const conf = netConf({ dataDir }, { cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] });
+    const report = hostLocalGc(conf);
+    expect(report?.released).toEqual([{ name: '10.9.9.9', why: 'owner x/eth0' }]);
+    expect(ls(netDir)).toEqual(['lock']);
+  });
+
+  it('waits for the network lock and gives up with code 11', async () => {
+    const { conf, netDir } = setup();
+    await addAll(conf, [['a', 'eth0']]);
+    const fd = fs.openSync(path.join(netDir, 'lock'), 'r');
+    try {
+      expect(native().flock(fd, LOCK_EX)).toBe(0);
+      const e = cniError(() => hostLocalGc({ ...conf, 'cni.dev/valid-attachments': [] }, { lockTimeoutMs: 50 }));
+      expect(e.code).toBe(Code.TryAgainLater);
+      native().flock(fd, LOCK_UN);
+    } finally {
+      fs.closeSync(fd);
+    }
+    expect(ls(netDir)).toContain('10.1.2.2');
+  });
+});
+
+describe('validAttachments / parseOwner', () => {
+  it('parses the list, absent or null means undefined', () => {
+    const base = netConf({});
+    expect(validAttachments(base)).toBeUndefined();
+    expect(validAttachments({ ...base, 'cni.dev/valid-attachments': null })).toBeUndefined();
+    expect(validAttachments({ ...base, 'cni.dev/valid-attachments': [{ containerID: 'x', ifname: 'eth0', extra: 1 }] })).toEqual({
+      key: 'cni.dev/valid-attachments',
+      attachments: [{ containerId: 'x', ifName: 'eth0' }],
+    });
+    expect(validAttachments({ ...base, 'cni.dev/attachments': [] })).toEqual({ key: 'cni.dev/attachments', attachments: [] });
+  });
+
+  it('classifies file content', () => {
+    expect(parseOwner('id\r\neth0')).toEqual({ kind: 'current', containerId: 'id', ifName: 'eth0' });
+    expect(parseOwner('id')).toEqual({ kind: 'legacy', containerId: 'id' });
+    expect(parseOwner('')).toEqual({ kind: 'garbage' });
+    expect(parseOwner('a\r\nb\r\nc')).toEqual({ kind: 'garbage' });
+    expect(parseOwner('a\rb')).toEqual({ kind: 'garbage' });
+  });
+});
+
+describe('masquerade GC selection (pure)', () => {
+  const net = 'mynet';
+  // as `iptables -S` prints a rule: matches, the comment, then the target; it quotes
+  // the comment exactly as goQuote does for these simple strings
+  const line = (chain: string, rest: string, comment?: string) => {
+    const j = rest.lastIndexOf('-j ');
+    const cm = comment === undefined ? '' : `-m comment --comment ${goQuote(comment)} `;
+    return `-A ${chain} ${rest.slice(0, j)}${cm}${rest.slice(j)}`.replace(/ +/g, ' ');
+  };
+  const chainOf = (id: string, network = net) => masqChainName(network, id);
+  const rulesFor = (id: string, ip: string, network = net): string[] => {
+    const c = chainOf(id, network);
+    const cm = masqComment(network, id);
+    return [`-N ${c}`, line('POSTROUTING', `-s ${ip}/32 -j ${c}`, cm), line(c, '-d 10.0.0.0/24 -j ACCEPT', cm), line(c, '! -d 224.0.0.0/4 -j MASQUERADE', cm)];
+  };
+  const listing = (...blocks: string[][]): string => ['-P PREROUTING ACCEPT', '-P POSTROUTING ACCEPT', ...blocks.flat()].join('\n') + '\n';
+
+  it('parses the comment back, and only that exact form', () => {
+    expect(parseMasqComment(masqComment('mynet', 'ctr-1'))).toEqual({ network: 'mynet', containerId: 'ctr-1' });
+    expect(parseMasqComment(masqComment('we"ird\\n', 'id\n'))).toEqual({ network: 'we"ird\\n', containerId: 'id\n' });
+    expect(parseMasqComment(`dnat ${masqComment('mynet', 'ctr-1')}`)).toBeUndefined();
+    expect(parseMasqComment(`${masqComment('mynet', 'ctr-1')} x`)).toBeUndefined();
+    expect(parseMasqComment('name: mynet id: ctr-1')).toBeUndefined();
+  });
+
+  it('selects the chains of unlisted containers of this network, with their jumps', () => {
+    const out = staleMasqChains(listing(rulesFor('keep', '10.0.0.2'), rulesFor('gone', '10.0.0.3')), net, new Set(['keep']));
+    expect(out.skipped).toEqual([]);
+    expect(out.stale).toEqual([
+      {
+        chain: chainOf('gone'),
+        containerId: 'gone',
+        exists: true,
+        jumps: [{ chain: 'POSTROUTING', spec: ['-s', '10.0.0.3/32', '-m', 'comment', '--comment', masqComment(net, 'gone'), '-j', chainOf('gone')] }],
+      },
+    ]);
+  });
+
+  it('never selects other networks, chains without our comment, or portmap-style comments', () => {
+    const foreignNet = rulesFor('gone', '10.0.0.4', 'othernet');
+    const bare = chainOf('bare');
+    const noComment = [`-N ${bare}`, `-A ${bare} -j MASQUERADE`, `-A POSTROUTING -s 10.0.0.5/32 -j ${bare}`];
+    const dn = 'CNI-DN-0123456789abcdef01234';
+    const portmap = [`-N ${dn}`, line(dn, '-p tcp -j DNAT --to-destination 10.0.0.6:80', `dnat ${masqComment(net, 'pm')}`)];
+    // our comment on a chain whose name is not derived from it: not ours to judge
+    const misnamed = [`-N CNI-aaaaaaaaaaaaaaaaaaaaaaaa`, line('CNI-aaaaaaaaaaaaaaaaaaaaaaaa', '-j MASQUERADE', masqComment(net, 'x'))];
+    const out = staleMasqChains(listing(foreignNet, noComment, portmap, misnamed), net, new Set());
+    expect(out.stale).toEqual([]);
+  });
+
+  it('a jump whose chain is already gone is still selected (half-done teardown)', () => {
+    const c = chainOf('gone');
+    const out = staleMasqChains(listing([line('POSTROUTING', `-s 10.0.0.3/32 -j ${c}`, masqComment(net, 'gone'))]), net, new Set());
+    expect(out.stale).toHaveLength(1);
+    expect(out.stale[0]).toMatchObject({ chain: c, exists: false });
+    expect(out.stale[0].jumps).toHaveLength(1);
+  });
+
+  it('skips a chain shared through a name collision ("ab"+"c" = "a"+"bc")', () => {
+    const c = masqChainName('ab', 'c');
+    expect(masqChainName('a', 'bc')).toBe(c);
+    const shared = [
+      `-N ${c}`,
+      line(c, '-d 10.0.0.0/24 -j ACCEPT', masqComment('ab', 'c')),
+      line(c, '-d 10.9.0.0/24 -j ACCEPT', masqComment('a', 'bc')),
+    ];
+    const out = staleMasqChains(listing(shared), 'ab', new Set());
+    expect(out.stale).toEqual([]);
+    expect(out.skipped.map((s) => s.chain)).toEqual([c]);
+  });
+});
