@@ -117,10 +117,24 @@ function loadSaved(dataDir: string, id: string): Loaded {
   }
 }
 
+/**
+ * A SIGKILL between creating the temp file and renaming it leaves `.<id>.tmp-*`
+ * behind; the runtime's DEL for that container is the moment to remove it.
+ */
+function removeOwnTemps(dataDir: string, id: string): void {
+  const prefix = `.${id.slice(0, 64)}.tmp-`;
+  try {
+    for (const t of listScratch(dataDir).temps) if (t.name.startsWith(prefix)) removeTemp(dataDir, t.name);
+  } catch (err) {
+    log.warn(`container ${id}: cannot remove leftover temp files in ${dataDir}: ${errorText(err)}`);
+  }
+}
+
 async function del(cmd: CmdArgs): Promise<void> {
   const { dataDir, subnetFile } = parsePaths(cmd.conf);
   const id = cmd.containerId;
   const opts = delegateOpts(cmd);
+  removeOwnTemps(dataDir, id);
   const loaded = loadSaved(dataDir, id);
   if (loaded.saved) {
     // A failing delegate DEL keeps the file, so the runtime's retry can still release
