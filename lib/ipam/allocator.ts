@@ -6,6 +6,7 @@ import { type IP, formatIP, sameIP } from '../ip';
 import { log } from '../log';
 import { type Range, type RangeSet, candidates, describeRangeSet, rangeIndexOf } from './range';
 import { type Owner, type Store, ownedBy, ownedByAnyFormat } from './store';
+import { bootTimeMs } from './boot';
 
 export interface Allocation {
   ip: IP;
@@ -44,14 +45,43 @@ function allocateNext(store: Store, set: RangeSet, index: number, owner: Owner):
       throw internal(`${formatIP(held.ip)} has been allocated to ${owner.containerId}, duplicate allocation is not allowed`);
     }
   }
-  for (const c of candidates(set, store.lastReserved(index))) {
-    // Skip what the snapshot already shows as taken without a syscall; reserve()
-    // stays the authority (a tool that ignores the lock may have raced us).
-    if (store.isReserved(c.ip) || !store.reserve(c.ip, owner)) continue;
-    mark(store, index, c.ip);
-    return { ip: c.ip, range: c.range, rangeSet: index };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    for (const c of candidates(set, store.lastReserved(index))) {
+      // Skip what the snapshot already shows as taken without a syscall; reserve()
+      // stays the authority (a tool that ignores the lock may have raced us).
+      if (store.isReserved(c.ip) || !store.reserve(c.ip, owner)) continue;
+      mark(store, index, c.ip);
+      return { ip: c.ip, range: c.range, rangeSet: index };
+    }
+    if (attempt > 0 || reclaimFromBeforeBoot(store, set) === 0) break;
   }
   throw internal(`no IP addresses available in range set: ${describeRangeSet(set)}`);
+}
+
+/**
+ * The reference leaks every address after a reboot: pods never got their DEL
+ * (plugins#252, kubernetes#108121) and the range fills up. No network namespace
+ * survives a reboot, and every sandbox is recreated under a new container ID, so a
+ * reservation written before this boot provably belongs to nobody. Only when the
+ * range is exhausted are they reclaimed, so a node that never fills up keeps the
+ * reference's behaviour exactly. Returns how many were released.
+ */
+export function reclaimFromBeforeBoot(store: Store, set: RangeSet, bootMs = bootTimeMs()): number {
+  if (bootMs === undefined) return 0;
+  let released = 0;
+  for (const r of store.reservations()) {
+    if (rangeIndexOf(set, r.ip) < 0) continue;
+    const at = store.writtenAt(r);
+    if (at === undefined || at >= bootMs) continue;
+    try {
+      store.release(r.ip);
+      released++;
+      log.warn(`host-local: range ${describeRangeSet(set)} is full; reclaimed ${formatIP(r.ip)} (owner ${JSON.stringify(r.content)}), reserved ${new Date(at).toISOString()}, before this boot`);
+    } catch (e) {
+      log.warn(`host-local: could not reclaim ${formatIP(r.ip)}: ${errorText(e)}`);
+    }
+  }
+  return released;
 }
 
 /**

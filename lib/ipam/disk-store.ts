@@ -181,6 +181,14 @@ export class DiskStore implements Store {
     this.dirty = true;
   }
 
+  writtenAt(r: Reservation): number | undefined {
+    try {
+      return fs.lstatSync(path.join(this.dir, r.name)).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  }
+
   lastReserved(index: number): IP | undefined {
     try {
       return tryParseIP(readSmall(path.join(this.dir, `${LAST_RESERVED_PREFIX}${index}`)).trim());

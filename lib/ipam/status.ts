@@ -7,6 +7,7 @@
 // nothing is created, and an IPv6 /64 is never walked; only the directory's names
 // are counted against each set's size.
 import * as fs from 'node:fs';
+import { bootTimeMs } from './boot';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../cni/errors';
 import type { NetConf } from '../cni/types';
@@ -132,8 +133,21 @@ export function hostLocalStatus(conf: NetConf): void {
   // STATUS carries no runtimeConfig or CNI_ARGS: only the configured ranges count.
   const ipam = parseIpamConfig(conf, '');
   const dir = path.join(dataDir, name);
-  const reserved = reservedAddresses(dir);
-  const full = usage(ipam.rangeSets, reserved).filter((u) => u.used >= u.size);
+  let reserved = reservedAddresses(dir);
+  let full = usage(ipam.rangeSets, reserved).filter((u) => u.used >= u.size);
+  if (full.length > 0) {
+    // ADD reclaims reservations from before this boot when a range is full, so they
+    // do not make the network unavailable: count them out (a stat each, only now).
+    const boot = bootTimeMs();
+    reserved = reserved.filter((ip) => {
+      try {
+        return boot === undefined || fs.lstatSync(path.join(dir, formatIP(ip))).mtimeMs >= boot;
+      } catch {
+        return true;
+      }
+    });
+    full = usage(ipam.rangeSets, reserved).filter((u) => u.used >= u.size);
+  }
   if (full.length === 0) return;
   const detail = full
     .map((u) => `range set ${u.index} (${describeRangeSet(ipam.rangeSets[u.index])}): all ${u.size} addresses reserved`)

@@ -31,6 +31,8 @@ export interface Store {
   /** The round-robin marker of range set `index`, if present and parseable. */
   lastReserved(index: number): IP | undefined;
   setLastReserved(index: number, ip: IP): void;
+  /** When the reservation file was last written (ms since the epoch), if known. */
+  writtenAt(r: Reservation): number | undefined;
 }
 
 /** `<containerID>\r\n<ifname>`, no trailing newline: byte-exact with the reference. */
@@ -94,6 +96,13 @@ export class MemoryStore implements Store {
 
   setLastReserved(index: number, ip: IP): void {
     this.markers.set(index, ip);
+  }
+
+  /** File name → write time, for tests of the reboot reclaim. */
+  readonly times = new Map<string, number>();
+
+  writtenAt(r: Reservation): number | undefined {
+    return this.times.get(r.name);
   }
 
   /** Seed a file with arbitrary content (a legacy owner, another container, garbage). */
