@@ -79,7 +79,7 @@ export function jsonDepth(buf: Buffer, limit = MAX_JSON_DEPTH): number {
 }
 
 /** Parse and validate stdin into a NetConf: codes 6 and 7, then 6/1 for the version. */
-export function parseConf(stdin: Buffer): NetConf {
+export function parseConf(stdin: Buffer, verb?: Verb): NetConf {
   if (stdin.length > MAX_STDIN) throw new CniError(Code.DecodeFailure, `config on stdin is larger than ${MAX_STDIN} bytes`);
   if (jsonDepth(stdin) > MAX_JSON_DEPTH) {
     throw new CniError(Code.DecodeFailure, `failed to decode the network config: JSON on stdin is nested deeper than ${MAX_JSON_DEPTH} levels`);
@@ -97,6 +97,11 @@ export function parseConf(stdin: Buffer): NetConf {
   const c = conf as Record<string, unknown>;
   validateNetworkName(c.name);
   if (typeof c.type !== 'string' || c.type === '') throw new CniError(Code.InvalidConfig, `network "${c.name}": missing plugin "type"`);
+  if ((c.cniVersion === undefined || c.cniVersion === '') && verb === 'DEL') {
+    // An attachment made by the reference under a config without cniVersion (which it
+    // reads as 0.1.0) must still be deletable after switching plugins, or its IP leaks.
+    c.cniVersion = '0.1.0';
+  }
   if (c.cniVersion === undefined || c.cniVersion === '') {
     throw new CniError(Code.InvalidConfig, `network "${c.name}": missing "cniVersion" (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
   }
@@ -104,7 +109,7 @@ export function parseConf(stdin: Buffer): NetConf {
   try {
     parseVersion(c.cniVersion);
   } catch (err) {
-    throw new CniError(Code.DecodeFailure, `network "${c.name}": ${errorText(err)}`);
+    throw new CniError(Code.DecodeFailure, `network "${c.name}": "cniVersion": ${errorText(err)}`);
   }
   if (!SUPPORTED_VERSIONS.includes(c.cniVersion)) {
     throw new CniError(Code.IncompatibleVersion, 'incompatible CNI versions', `config is "${c.cniVersion}", plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`);
@@ -175,10 +180,10 @@ export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStd
     try {
       stdin = readStdin();
     } catch (err) {
-      if (err instanceof CniError) throw err;
+      if (isCniError(err)) throw err;
       throw new CniError(Code.IOFailure, `failed to read the config from stdin: ${safeText(err)}`);
     }
-    const conf = parseConf(stdin);
+    const conf = parseConf(stdin, verb);
     mark(`${command}: config parsed`);
     cniVersion = conf.cniVersion;
     if (!verb) throw new CniError(Code.InvalidEnv, `unknown CNI_COMMAND: ${command}`);
@@ -212,9 +217,19 @@ export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStd
     mark(`${verb}: handler done`);
     return { stdout: '', stderr: '', exitCode: 0 };
   } catch (err) {
-    const e = err instanceof CniError ? err : new CniError(Code.Internal, safeText(err), undefined, { cause: err });
-    const stderr = err instanceof CniError ? '' : `${safeText(err, true)}\n`;
+    const typed = isCniError(err);
+    const e = typed ? err : new CniError(Code.Internal, safeText(err), undefined, { cause: err });
+    const stderr = typed ? '' : `${safeText(err, true)}\n`;
     return { stdout: JSON.stringify(e.toJSON(cniVersion)) + '\n', stderr, exitCode: 1 };
+  }
+}
+
+// Even instanceof can throw (a Proxy's getPrototypeOf trap); a handler may throw anything.
+function isCniError(err: unknown): err is CniError {
+  try {
+    return err instanceof CniError;
+  } catch {
+    return false;
   }
 }
 
@@ -224,7 +239,7 @@ function safeText(err: unknown, stack = false): string {
     const s = stack ? (err as Error)?.stack : undefined;
     return typeof s === 'string' ? s : errorText(err);
   } catch {
-    return Object.prototype.toString.call(err);
+    return 'the plugin threw a value that cannot be printed';
   }
 }
 

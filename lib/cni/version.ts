@@ -140,7 +140,13 @@ export function convertResult(r: Result, to: string): Json {
 // ---------------------------------------------------------------- wire → internal
 
 function bad(field: string, want: string, got: unknown): CniError {
-  const text = JSON.stringify(got) ?? String(got);
+  let text: string;
+  try {
+    text = JSON.stringify(got) ?? String(got);
+  } catch {
+    // Too deep (a delegate's stdout is not depth-checked like our stdin) or circular.
+    text = Array.isArray(got) ? '[…]' : typeof got === 'object' && got !== null ? '{…}' : typeof got;
+  }
   return new CniError(Code.DecodeFailure, `invalid result: "${field}" must be ${want}, got ${text.length > 60 ? `${text.slice(0, 60)}…` : text}`);
 }
 

@@ -1,7 +1,7 @@
 // Addresses. IPv6 addresses are added with IFA_F_NODAD: the pod veth and the bridge
 // are point-to-bridge links where DAD only costs start-up time (plugins#680), and a
 // hairpinned port reflects the DAD probe back, which fails DAD outright.
-import { fromBytes, toBytes, type Cidr, type Family } from '../ip';
+import { fromBytes, lastAddress, toBytes, type Cidr, type Family } from '../ip';
 import { AF, IFA, IFA_F, NLM_F, RTM, attr, attrU32, ifaddrmsg, parseIfAddrMsg, readU32 } from './attrs';
 import type { Nl } from './socket';
 
@@ -33,10 +33,14 @@ export async function listAddrs(nl: Nl, opts: { index?: number; family?: Family 
 export async function addAddr(nl: Nl, index: number, cidr: Cidr, what: string): Promise<void> {
   const bytes = toBytes(cidr);
   const flags = cidr.family === 6 ? IFA_F.NODAD : 0;
+  // IPv4 gets its subnet's broadcast address, as `ip addr add ... brd +` and the
+  // reference (Go netlink) set it; without it the interface reports none.
+  const brd = cidr.family === 4 && cidr.prefix < 31 ? [attr(IFA.BROADCAST, toBytes(lastAddress(cidr)))] : [];
   const payload = Buffer.concat([
     ifaddrmsg({ family: afOf(cidr.family), prefixlen: cidr.prefix, index, flags }),
     attr(IFA.LOCAL, bytes),
     attr(IFA.ADDRESS, bytes),
+    ...brd,
     ...(flags ? [attrU32(IFA.FLAGS, flags)] : []),
   ]);
   await nl.request(RTM.NEWADDR, payload, NLM_F.CREATE | NLM_F.EXCL, what);

@@ -8,9 +8,10 @@ import { ensureSysctl, sysctlPath, writeSysctl } from '../sysctl';
 import { log } from '../log';
 import { addAddr, delAddr, listAddrs } from './addr';
 import { parseMac } from './attrs';
-import { createBridge, createVeth, getLink, getLinkByIndex, setMac, setPromisc, setUp, type Link } from './link';
+import { createBridge, createVeth, delLink, getLink, getLinkByIndex, setMac, setMaster, setPromisc, setUp, type Link } from './link';
 import { addRoute, type RouteSpec } from './route';
 import { isErrno, type Nl } from './socket';
+import { NO_VLAN_FILTERING_HINT, configurePortVlans, isNotSupported } from './vlan';
 
 /** Ignore a sysctl that does not exist (IPv6 disabled on the node, an old kernel), as the reference does. */
 function trySysctl(path: string, value: string, ensure = false): void {
@@ -22,17 +23,34 @@ function trySysctl(path: string, value: string, ensure = false): void {
   }
 }
 
-export async function ensureBridge(nl: Nl, opts: { name: string; mtu?: number; promisc: boolean }): Promise<Link> {
+/**
+ * vlanFiltering applies only when the bridge is created here: like the reference,
+ * an existing bridge keeps its setting (it may belong to the operator).
+ * pinMac (a gateway bridge): fix the new bridge's MAC before any port joins, or it
+ * adopts the first pod's veth MAC and the gateway's MAC changes as pods come and
+ * go; the reference's gateway bridge likewise keeps a MAC of its own.
+ */
+export async function ensureBridge(
+  nl: Nl,
+  opts: { name: string; mtu?: number; promisc: boolean; vlanFiltering?: boolean; pinMac?: boolean },
+): Promise<Link> {
   let br = await getLink(nl, opts.name);
   if (!br) {
+    let created = false;
     try {
-      await createBridge(nl, opts.name, { mtu: opts.mtu });
+      await createBridge(nl, opts.name, { mtu: opts.mtu, vlanFiltering: opts.vlanFiltering });
+      created = true;
     } catch (err) {
       // A parallel ADD created it between our read and our create.
-      if (!isErrno(err, 'EEXIST')) throw new CniError(Code.Internal, `failed to create bridge "${opts.name}": ${errorText(err)}`);
+      if (!isErrno(err, 'EEXIST')) {
+        const hint = opts.vlanFiltering && isNotSupported(err) ? NO_VLAN_FILTERING_HINT : undefined;
+        throw new CniError(Code.Internal, `failed to create bridge "${opts.name}": ${errorText(err)}`, hint);
+      }
     }
     br = await getLink(nl, opts.name);
     if (!br) throw new CniError(Code.Internal, `bridge "${opts.name}" vanished right after it was created`);
+    const own = br.mac ? parseMac(br.mac) : undefined;
+    if (created && opts.pinMac && own) await setMac(nl, br, own);
   }
   if (br.kind !== 'bridge') {
     throw new CniError(Code.Internal, `"${opts.name}" already exists but is not a bridge (it is a ${br.kind ?? 'device of unknown kind'})`);
@@ -50,7 +68,7 @@ export async function ensureBridge(nl: Nl, opts: { name: string; mtu?: number; p
  * it. The first address pins the bridge MAC, or a Linux bridge keeps adopting the
  * lowest port MAC as pods come and go (containernetworking/cni#285).
  */
-export async function ensureBridgeAddrs(nl: Nl, br: Link, addrs: Cidr[], forceAddress: boolean): Promise<void> {
+export async function ensureBridgeAddrs(nl: Nl, br: Link, addrs: Cidr[], forceAddress: boolean, what = 'failed to set bridge addr'): Promise<void> {
   let added = false;
   for (const want of addrs) {
     const existing = (await listAddrs(nl, { index: br.index, family: want.family })).filter((a) => a.scope === 0);
@@ -58,7 +76,7 @@ export async function ensureBridgeAddrs(nl: Nl, br: Link, addrs: Cidr[], forceAd
     const conflicts = existing.filter((a) => (want.family === 4 ? true : overlaps(a, want)));
     for (const c of conflicts) {
       if (!forceAddress) {
-        throw new CniError(Code.Internal, `failed to set bridge addr: "${br.name}" already has an IP address different from ${formatCidr(want)} (${formatCidr(c)})`);
+        throw new CniError(Code.Internal, `${what}: "${br.name}" already has an IP address different from ${formatCidr(want)} (${formatCidr(c)})`);
       }
       log.info(`removing ${formatCidr(c)} from "${br.name}" (forceAddress) to add ${formatCidr(want)}`);
       await delAddr(nl, br.index, c, `remove ${formatCidr(c)} from "${br.name}"`);
@@ -76,6 +94,47 @@ export async function ensureBridgeAddrs(nl: Nl, br: Link, addrs: Cidr[], forceAd
     const mac = now?.mac ? parseMac(now.mac) : undefined;
     if (now && mac) await setMac(nl, now, mac);
   }
+}
+
+/**
+ * The gateway of a vlan network (reference: gateway IPs go on "<bridge>.<vlan>"
+ * when vlan is set): a veth pair in the host netns whose end "<bridge>.<vlan>"
+ * holds the addresses and whose other end is a bridge port that is an access port
+ * of `vlan`. Reused when it exists; never removed (like the bridge).
+ */
+export async function ensureVlanGateway(nl: Nl, br: Link, vlan: number, preserveDefaultVlan: boolean): Promise<Link> {
+  const name = `${br.name}.${vlan}`;
+  const existing = await getLink(nl, name);
+  if (existing) return existing;
+  const fail = (err: unknown) => new CniError(Code.Internal, `failed to create vlan interface: ${errorText(err)}`, err instanceof CniError ? err.details : undefined);
+  let port: Link | undefined;
+  for (let attempt = 0; attempt < 10 && !port; attempt++) {
+    const portName = `veth${randomBytes(4).toString('hex')}`;
+    try {
+      await createVeth(nl, { hostName: portName, peerName: name, mtu: br.mtu || undefined });
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw fail(err);
+      // Either a parallel ADD made this gateway first (use it) or the port name clashed (retry).
+      const won = await getLink(nl, name);
+      if (won) return won;
+      continue;
+    }
+    port = await getLink(nl, portName);
+  }
+  const gw = await getLink(nl, name);
+  if (!port || !gw) throw fail(new Error(`veth "${name}" could not be created or vanished right after`));
+  try {
+    trySysctl(sysctlPath('net', 'ipv6', 'conf', port.name, 'accept_ra'), '0');
+    await setMaster(nl, port, br.index, br.name);
+    await configurePortVlans(nl, port, { vlan, trunk: [], preserveDefaultVlan });
+    await setUp(nl, port);
+    await setUp(nl, gw);
+  } catch (err) {
+    // Half-made, it would be reused as is by the next ADD: remove it (both ends go).
+    await delLink(nl, port).catch(() => undefined);
+    throw fail(err);
+  }
+  return (await getLink(nl, name)) ?? gw;
 }
 
 export function ensureForwarding(families: Family[]): void {

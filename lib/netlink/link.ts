@@ -79,15 +79,16 @@ export async function createBridge(nl: Nl, name: string, opts: { mtu?: number; v
 export interface VethSpec {
   hostName: string;
   peerName: string;
-  /** fd of the netns the peer is created in (IFLA_NET_NS_FD). */
-  peerNetnsFd: number;
+  /** fd of the netns the peer is created in (IFLA_NET_NS_FD); omitted: beside the host end. */
+  peerNetnsFd?: number;
   mtu?: number;
   peerMac?: Buffer;
 }
 
 /** One request creates both ends: the peer lands in the pod netns already named. */
 export async function createVeth(nl: Nl, v: VethSpec): Promise<void> {
-  const peerAttrs = [attrString(IFLA.IFNAME, v.peerName), attrU32(IFLA.NET_NS_FD, v.peerNetnsFd)];
+  const peerAttrs = [attrString(IFLA.IFNAME, v.peerName)];
+  if (v.peerNetnsFd !== undefined) peerAttrs.push(attrU32(IFLA.NET_NS_FD, v.peerNetnsFd));
   if (v.mtu) peerAttrs.push(attrU32(IFLA.MTU, v.mtu));
   if (v.peerMac) peerAttrs.push(attr(IFLA.ADDRESS, v.peerMac));
   // The peer's payload is a whole ifinfomsg followed by its attributes; `netlink` has no encoder for it.

@@ -1,19 +1,21 @@
 // bridge ADD / DEL / CHECK. ADD keeps an undo stack and unwinds it on failure, so a
-// failed ADD leaves no veth, IP reservation or masquerade rule behind (the reference
-// leaves them for the runtime's DEL). DEL goes as far as it can and reports every
-// real failure together.
+// failed ADD leaves no veth, IP reservation, spoof-check or masquerade rule behind
+// (the reference leaves most of them for the runtime's DEL). DEL goes as far as it
+// can and reports every real failure together.
 import { CniError, Code, errorText } from '../../lib/cni/errors';
 import type { PluginSpec } from '../../lib/cni/skel';
 import type { CmdArgs, Interface, Result } from '../../lib/cni/types';
-import { parseResult } from '../../lib/cni/version';
+import { parseResult, versionAtLeast } from '../../lib/cni/version';
 import { formatCidr, networkOf, parseCidr, sameIP, tryParseCidr } from '../../lib/ip';
 import { listAddrs } from '../../lib/netlink/addr';
-import { applyPodConfig, createVethPair, ensureBridge, ensureBridgeAddrs, ensureForwarding, waitOperUp } from '../../lib/netlink/apply';
+import { applyPodConfig, createVethPair, ensureBridge, ensureBridgeAddrs, ensureForwarding, ensureVlanGateway, waitOperUp } from '../../lib/netlink/apply';
 import { delLink, getLink, getLinkByIndex, setBridgePort, setMaster, setUp } from '../../lib/netlink/link';
 import { listRoutes } from '../../lib/netlink/route';
 import { openSocket, openSocketIn, isErrno, type Nl } from '../../lib/netlink/socket';
 import { openNetns, tryOpenNetns, type NetnsHandle } from '../../lib/netns';
-import { setupIpMasq, teardownIpMasq } from '../../lib/masq';
+import { configurePortVlans, listPortVlans, portVlanProblems } from '../../lib/netlink/vlan';
+import { chooseMasqBackend, setupMasq, teardownMasq } from '../../lib/nft/backend';
+import { setupSpoofCheck, spoofCheckProblems, teardownSpoofCheck } from '../../lib/nft/spoofcheck';
 import { log } from '../../lib/log';
 import { parseBridgeConf } from './config';
 import { runIpam } from './ipam';
@@ -31,6 +33,8 @@ function openPodNetns(path: string): NetnsHandle {
 
 async function add(cmd: CmdArgs): Promise<Result> {
   const conf = parseBridgeConf(cmd.conf, cmd.args);
+  // Interface mtu is a CNI 1.1 result field; older results look exactly like the reference's.
+  const mtuField = (l: { mtu: number }): { mtu?: number } => (versionAtLeast(conf.cniVersion, '1.1.0') ? { mtu: l.mtu } : {});
   const ns = openPodNetns(cmd.netns);
   const host = openSocket();
   const pod = openSocketIn(ns);
@@ -40,37 +44,69 @@ async function add(cmd: CmdArgs): Promise<Result> {
     if (conf.ipamType) undo.push(() => runIpam('DEL', conf.ipamType!, cmd).then(() => undefined));
     const plan = planAttachment(conf, ipam);
 
-    const br = await ensureBridge(host, { name: conf.bridge, mtu: conf.mtu, promisc: conf.promiscMode });
+    const br = await ensureBridge(host, {
+      name: conf.bridge,
+      mtu: conf.mtu,
+      promisc: conf.promiscMode,
+      vlanFiltering: conf.vlanFiltering,
+      pinMac: plan.bridgeAddrs.length > 0 && conf.vlan === 0,
+    });
     const veth = await createVethPair(host, pod, ns, { ifName: cmd.ifName, mtu: conf.mtu, mac: conf.mac });
     undo.push(() => delLink(host, veth.host));
     await setMaster(host, veth.host, br.index, br.name);
     if (conf.hairpinMode || conf.portIsolation) await setBridgePort(host, veth.host, { hairpin: conf.hairpinMode || undefined, isolated: conf.portIsolation || undefined });
+    await configurePortVlans(host, veth.host, { vlan: conf.vlan, trunk: conf.vlanTrunk, preserveDefaultVlan: conf.preserveDefaultVlan });
     await setUp(host, veth.host);
 
-    const podLink = await applyPodConfig(pod, ns, {
-      ifName: cmd.ifName,
-      podIndex: veth.podIndex,
-      addresses: plan.addresses,
-      routes: plan.routes,
-      hasIPv6: plan.hasIPv6,
-      enableDad: conf.enableDad,
-    });
-
-    if (plan.bridgeAddrs.length) await ensureBridgeAddrs(host, br, plan.bridgeAddrs, conf.forceAddress);
-    ensureForwarding(plan.forward);
-    if (conf.ipMasq && plan.addresses.length) {
-      const ips = plan.addresses.map(formatCidr);
-      undo.push(() => teardownIpMasq({ network: conf.name, containerId: cmd.containerId, ips }));
-      setupIpMasq({ network: conf.name, containerId: cmd.containerId, ips });
+    if (conf.macSpoofChk) {
+      // The MAC the pod interface got at creation (requested or random) is the only one allowed.
+      const podMac = (await getLinkByIndex(pod, veth.podIndex))?.mac;
+      if (!podMac) throw new CniError(Code.Internal, `"${cmd.ifName}" vanished from ${cmd.netns}`);
+      undo.push(() => teardownSpoofCheck(cmd.containerId, cmd.ifName));
+      setupSpoofCheck({ containerId: cmd.containerId, ifName: cmd.ifName, hostIface: veth.host.name, mac: podMac });
     }
 
-    const hostLink = await waitOperUp(host, veth.host.name);
+    // disableContainerInterface: the pod end stays down and unconfigured (someone else brings it up).
+    const podLink = conf.disableContainerInterface
+      ? await getLinkByIndex(pod, veth.podIndex)
+      : await applyPodConfig(pod, ns, {
+          ifName: cmd.ifName,
+          podIndex: veth.podIndex,
+          addresses: plan.addresses,
+          routes: plan.routes,
+          hasIPv6: plan.hasIPv6,
+          enableDad: conf.enableDad,
+        });
+    if (!podLink) throw new CniError(Code.Internal, `"${cmd.ifName}" vanished from ${cmd.netns}`);
+
+    const extra: Interface[] = [];
+    if (plan.bridgeAddrs.length && conf.vlan !== 0) {
+      // With a vlan the gateway lives on "<bridge>.<vlan>", a port in that vlan (reference behaviour).
+      const gw = await ensureVlanGateway(host, br, conf.vlan, conf.preserveDefaultVlan);
+      await ensureBridgeAddrs(host, gw, plan.bridgeAddrs, conf.forceAddress, 'failed to set vlan interface for bridge with addr');
+      const gwNow = (await getLink(host, gw.name)) ?? gw;
+      extra.push({ name: gwNow.name, mac: gwNow.mac, ...mtuField(gwNow) });
+    } else if (plan.bridgeAddrs.length) {
+      await ensureBridgeAddrs(host, br, plan.bridgeAddrs, conf.forceAddress);
+    }
+    ensureForwarding(plan.forward);
+    if (conf.ipMasq && plan.addresses.length) {
+      const a = { network: conf.name, ifName: cmd.ifName, containerId: cmd.containerId, ips: plan.addresses.map(formatCidr) };
+      const backend = chooseMasqBackend(conf.ipMasqBackend);
+      undo.push(() => teardownMasq(a));
+      setupMasq(backend, a);
+    }
+
+    // A down pod end keeps the host end from ever being oper-up: nothing to wait for.
+    const hostLink = conf.disableContainerInterface ? await getLink(host, veth.host.name) : await waitOperUp(host, veth.host.name);
+    if (!hostLink) throw new CniError(Code.Internal, `host veth "${veth.host.name}" vanished`);
     // Enslaving can change both MACs (plugins#805), so read them only now.
     const brNow = (await getLink(host, br.name)) ?? br;
     const interfaces: Interface[] = [
-      { name: brNow.name, mac: brNow.mac, mtu: brNow.mtu },
-      { name: hostLink.name, mac: hostLink.mac, mtu: hostLink.mtu },
-      { name: cmd.ifName, mac: podLink.mac, mtu: podLink.mtu, sandbox: cmd.netns },
+      { name: brNow.name, mac: brNow.mac, ...mtuField(brNow) },
+      { name: hostLink.name, mac: hostLink.mac, ...mtuField(hostLink) },
+      { name: cmd.ifName, mac: podLink.mac, ...mtuField(podLink), sandbox: cmd.netns },
+      ...extra,
     ];
     return {
       cniVersion: conf.cniVersion,
@@ -129,28 +165,26 @@ function prevResultIps(cmd: CmdArgs): string[] {
 async function del(cmd: CmdArgs): Promise<void> {
   const conf = parseBridgeConf(cmd.conf, cmd.args);
   const errors: string[] = [];
+  const attempt = async (step: () => unknown): Promise<void> => {
+    try {
+      await step();
+    } catch (err) {
+      errors.push(errorText(err));
+    }
+  };
   let addrs: string[] = [];
   try {
     addrs = await removePodInterface(cmd.netns, cmd.ifName);
   } catch (err) {
     errors.push(`failed to remove "${cmd.ifName}" from ${cmd.netns}: ${errorText(err)}`);
   }
-  if (conf.ipamType) {
-    try {
-      await runIpam('DEL', conf.ipamType, cmd);
-    } catch (err) {
-      errors.push(errorText(err));
-    }
-  }
+  if (conf.ipamType) await attempt(() => runIpam('DEL', conf.ipamType!, cmd));
+  // Without a netns the reference skips these two and leaks them (plugins#810). Both
+  // are named from (network,) containerID and ifname, so they need neither netns nor IPs.
+  if (conf.macSpoofChk) await attempt(() => teardownSpoofCheck(cmd.containerId, cmd.ifName));
   if (conf.ipMasq) {
-    // Without a netns the reference skips this and leaks the chain (plugins#810); the
-    // chain name is derived from (network, container), so teardown needs no addresses.
     const ips = addrs.length ? addrs : prevResultIps(cmd);
-    try {
-      teardownIpMasq({ network: conf.name, containerId: cmd.containerId, ips });
-    } catch (err) {
-      errors.push(errorText(err));
-    }
+    await attempt(() => teardownMasq({ network: conf.name, ifName: cmd.ifName, containerId: cmd.containerId, ips }));
   }
   if (errors.length) throw new CniError(Code.Internal, errors.join('; '));
 }
@@ -178,6 +212,15 @@ async function check(cmd: CmdArgs): Promise<void> {
     const peer = link.peerIndex !== undefined ? await getLinkByIndex(host, link.peerIndex) : undefined;
     if (!peer || peer.kind !== 'veth') throw new CniError(Code.Internal, `the host end of "${cmd.ifName}" is missing`);
     if (peer.master !== br.index) throw new CniError(Code.Internal, `host veth "${peer.name}" is not attached to bridge "${br.name}"`);
+    if (conf.vlan !== 0 || conf.vlanTrunk.length) {
+      const vlanCfg = { vlan: conf.vlan, trunk: conf.vlanTrunk, preserveDefaultVlan: conf.preserveDefaultVlan };
+      const problems = portVlanProblems(await listPortVlans(host, peer.index), vlanCfg);
+      if (problems.length) throw new CniError(Code.Internal, `bridge port "${peer.name}": ${problems.join('; ')}`);
+    }
+    if (conf.macSpoofChk && link.mac) {
+      const problems = spoofCheckProblems({ containerId: cmd.containerId, ifName: cmd.ifName, hostIface: peer.name, mac: link.mac });
+      if (problems.length) throw new CniError(Code.Internal, `macspoofchk for "${cmd.ifName}": ${problems.join('; ')}`);
+    }
     const have = await listAddrs(pod, { index: link.index });
     for (const ip of prev.ips ?? []) {
       const want = tryParseCidr(ip.address);

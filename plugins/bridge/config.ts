@@ -4,6 +4,7 @@ import { CniError, Code } from '../../lib/cni/errors';
 import { parseCniArgs } from '../../lib/cni/args';
 import type { DNS, NetConf } from '../../lib/cni/types';
 import { parseMac } from '../../lib/netlink/attrs';
+import { VLAN_MAX, VLAN_MIN } from '../../lib/netlink/vlan';
 
 export interface BridgeConf {
   name: string;
@@ -23,6 +24,17 @@ export interface BridgeConf {
   dns?: DNS;
   /** The MAC requested for the pod interface, if any. */
   mac?: string;
+  /** Access vlan of the pod's port (PVID + untagged); 0 = none. */
+  vlan: number;
+  /** Tagged vids of the pod's port, sorted, unique. */
+  vlanTrunk: number[];
+  /** Create the bridge with vlan_filtering (vlan set, or any vlanTrunk list given, even empty: reference rule). */
+  vlanFiltering: boolean;
+  preserveDefaultVlan: boolean;
+  macSpoofChk: boolean;
+  disableContainerInterface: boolean;
+  /** undefined: chosen at ADD time (iptables unless only nftables works). */
+  ipMasqBackend?: 'iptables' | 'nftables';
 }
 
 const IFNAME_RE = /^[^/:\s\0]{1,15}$/;
@@ -34,8 +46,45 @@ function bool(conf: NetConf, key: string, dflt = false): boolean {
   return v;
 }
 
-function unsupported(conf: NetConf, key: string, why: string): never {
-  throw new CniError(Code.UnsupportedField, `network "${conf.name}": "${key}": ${JSON.stringify(conf[key])} is not supported yet`, why);
+const invalid = (conf: NetConf, msg: string): CniError => new CniError(Code.InvalidConfig, `network "${conf.name}": ${msg}`);
+
+function parseVlan(conf: NetConf): number {
+  const v = conf.vlan ?? 0;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(conf, `"vlan" must be an integer, not ${JSON.stringify(v)}`);
+  if (v < 0 || v > VLAN_MAX) throw invalid(conf, `invalid VLAN ID ${v} (must be between 0 and ${VLAN_MAX})`);
+  return v;
+}
+
+const trunkId = (conf: NetConf, entry: Record<string, unknown>, key: 'id' | 'minID' | 'maxID'): number | undefined => {
+  const v = entry[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < VLAN_MIN || v > VLAN_MAX) {
+    throw invalid(conf, `incorrect trunk ${key} parameter ${JSON.stringify(v)} (must be between ${VLAN_MIN} and ${VLAN_MAX})`);
+  }
+  return v;
+};
+
+/** vlanTrunk entries {id} / {minID, maxID} (an entry may hold both) → sorted unique vids, as the reference collects them. */
+function parseTrunk(conf: NetConf): number[] | undefined {
+  const t = conf.vlanTrunk;
+  if (t === undefined || t === null) return undefined;
+  if (!Array.isArray(t)) throw invalid(conf, '"vlanTrunk" must be a list of {"id"} or {"minID", "maxID"} objects');
+  const vids = new Set<number>();
+  for (const e of t) {
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) throw invalid(conf, `"vlanTrunk" entry ${JSON.stringify(e)} is not an object`);
+    const entry = e as Record<string, unknown>;
+    const min = trunkId(conf, entry, 'minID');
+    const max = trunkId(conf, entry, 'maxID');
+    if (min !== undefined && max === undefined) throw invalid(conf, 'minID and maxID should be configured simultaneously, maxID is missing');
+    if (max !== undefined && min === undefined) throw invalid(conf, 'minID and maxID should be configured simultaneously, minID is missing');
+    if (min !== undefined && max !== undefined) {
+      if (max < min) throw invalid(conf, `minID is greater than maxID in trunk parameter (${min} > ${max})`);
+      for (let v = min; v <= max; v++) vids.add(v);
+    }
+    const id = trunkId(conf, entry, 'id');
+    if (id !== undefined) vids.add(id);
+  }
+  return [...vids].sort((a, b) => a - b);
 }
 
 function requestedMac(conf: NetConf, cniArgs: Record<string, string>): string | undefined {
@@ -76,15 +125,22 @@ export function parseBridgeConf(conf: NetConf, cniArgsText: string): BridgeConf 
   if (ipam?.type !== undefined && (typeof ipam.type !== 'string' || ipam.type === '')) {
     throw new CniError(Code.InvalidConfig, `network "${conf.name}": "ipam.type" must be a plugin name`);
   }
-  // Fields the reference has that arrive in a later issue: refuse them loudly (code 2
-  // names the field) rather than silently ignoring what the operator asked for.
-  if (conf.vlan !== undefined && conf.vlan !== 0) unsupported(conf, 'vlan', 'VLAN filtering is planned');
-  if (Array.isArray(conf.vlanTrunk) && conf.vlanTrunk.length) unsupported(conf, 'vlanTrunk', 'VLAN trunks are planned');
-  if (conf.macspoofchk === true) unsupported(conf, 'macspoofchk', 'MAC spoof checking (nftables) is planned');
-  if (conf.disableContainerInterface === true) unsupported(conf, 'disableContainerInterface', 'planned');
-  if (conf.ipMasqBackend !== undefined && conf.ipMasqBackend !== 'iptables') {
-    if (conf.ipMasqBackend === 'nftables') unsupported(conf, 'ipMasqBackend', 'only the iptables backend exists so far');
-    throw new CniError(Code.InvalidConfig, `network "${conf.name}": unknown ipMasqBackend ${JSON.stringify(conf.ipMasqBackend)}`);
+  const vlan = parseVlan(conf);
+  const trunk = parseTrunk(conf);
+  // An access port or a trunk: the reference refuses both at once.
+  if (vlan !== 0 && trunk?.length) throw invalid(conf, 'cannot set vlan and vlanTrunk at the same time');
+  const isGateway = isDefaultGateway || bool(conf, 'isGateway');
+  // The gateway of a vlan network is a link named "<bridge>.<vlan>": refuse up front a
+  // name the kernel would refuse halfway through the ADD.
+  if (vlan !== 0 && isGateway && Buffer.byteLength(`${bridge}.${vlan}`) > 15) {
+    throw invalid(conf, `the vlan gateway interface "${bridge}.${vlan}" would be longer than 15 bytes: use a shorter "bridge" name`);
+  }
+  const disableContainerInterface = bool(conf, 'disableContainerInterface');
+  // A down interface cannot take addresses and routes.
+  if (disableContainerInterface && ipam?.type) throw invalid(conf, 'cannot use IPAM when DisableContainerInterface flag is set');
+  const backend = conf.ipMasqBackend;
+  if (backend !== undefined && backend !== null && backend !== 'iptables' && backend !== 'nftables') {
+    throw invalid(conf, `unknown ipmasq backend ${JSON.stringify(backend)} (use "iptables" or "nftables", or leave it out to choose automatically)`);
   }
   if (conf.dns !== undefined && (conf.dns === null || typeof conf.dns !== 'object')) {
     throw new CniError(Code.InvalidConfig, `network "${conf.name}": "dns" must be an object`);
@@ -93,7 +149,7 @@ export function parseBridgeConf(conf: NetConf, cniArgsText: string): BridgeConf 
     name: conf.name,
     cniVersion: conf.cniVersion,
     bridge,
-    isGateway: isDefaultGateway || bool(conf, 'isGateway'),
+    isGateway,
     isDefaultGateway,
     forceAddress: bool(conf, 'forceAddress'),
     ipMasq: bool(conf, 'ipMasq'),
@@ -105,5 +161,13 @@ export function parseBridgeConf(conf: NetConf, cniArgsText: string): BridgeConf 
     ipamType: ipam?.type as string | undefined,
     dns: conf.dns,
     mac: requestedMac(conf, cniArgs),
+    vlan,
+    vlanTrunk: trunk ?? [],
+    vlanFiltering: vlan !== 0 || trunk !== undefined,
+    // Default false since plugins PR #1181 (2025): a vlan port must not also carry the bridge's default vid.
+    preserveDefaultVlan: bool(conf, 'preserveDefaultVlan', false),
+    macSpoofChk: bool(conf, 'macspoofchk'),
+    disableContainerInterface,
+    ipMasqBackend: backend ?? undefined,
   };
 }

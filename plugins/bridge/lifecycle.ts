@@ -8,6 +8,9 @@ import { LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY, gcDisabled, validAttachm
 import { ipamGc, ipamStatus } from '../../lib/ipam/host-local';
 import { log } from '../../lib/log';
 import { gcIpMasq } from '../../lib/masq';
+import { gcNftMasq } from '../../lib/nft/masq';
+import { findNft } from '../../lib/nft/run';
+import { gcSpoofChecks } from '../../lib/nft/spoofcheck';
 import { getLink } from '../../lib/netlink/link';
 import { openSocket } from '../../lib/netlink/socket';
 import { parseBridgeConf } from './config';
@@ -86,6 +89,18 @@ export async function bridgeGc(cmd: CmdArgs): Promise<void> {
     gcIpMasq({ network: conf.name, keep: valid.attachments.map((a) => a.containerId) });
   } catch (e) {
     fail('masquerade GC', e);
+  }
+  if (findNft()) {
+    try {
+      gcNftMasq(conf.name, valid.attachments.map((a) => ({ containerId: a.containerId, ifName: a.ifName })));
+    } catch (e) {
+      fail('masquerade GC (nftables)', e);
+    }
+  }
+  try {
+    gcSpoofChecks(valid.attachments.map((a) => a.containerId));
+  } catch (e) {
+    fail('macspoofchk GC', e);
   }
   if (conf.ipamType === 'host-local') {
     try {

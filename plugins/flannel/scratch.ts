@@ -14,14 +14,41 @@ const TEMP_RE = /^\..*\.tmp-[0-9a-f]+$/;
 // Defence in depth: the dispatcher validated the ID, but a name that could leave
 // dataDir ("/" anywhere, "." or ".." as the whole name) is refused here as well. A
 // ".." inside a name ("a..b") stays one harmless path component and is a valid ID.
-const isSafeId = (id: string): boolean => ID_RE.test(id) && !id.includes('/') && id !== '.' && id !== '..';
+// NAME_MAX: the spec sets no length limit on container IDs, but a longer one cannot
+// be a file name, and failing later would be an ENAMETOOLONG wrapped as 999.
+const MAX_ID = 255;
+const MAX_SCRATCH = 1 << 20;
+const isSafeId = (id: string): boolean => id.length <= MAX_ID && ID_RE.test(id) && !id.includes('/') && id !== '.' && id !== '..';
 
 /** `<dataDir>/<containerID>`. */
 export function scratchPath(dataDir: string, containerId: string): string {
   if (!isSafeId(containerId)) {
-    throw new CniError(Code.InvalidEnv, `invalid container ID "${containerId}" for a file name in ${dataDir}`);
+    const why = containerId.length > MAX_ID ? `it is longer than ${MAX_ID} bytes` : 'it has characters a file name cannot have';
+    const shown = containerId.length > 80 ? `${containerId.slice(0, 80)}…` : containerId;
+    throw new CniError(Code.InvalidEnv, `invalid container ID "${shown}" for a file name in ${dataDir}: ${why}`);
   }
   return nodePath.join(dataDir, containerId);
+}
+
+/**
+ * dataDir itself must not be a symbolic link: every file we write, rename or unlink
+ * would land wherever it points (its parents may be links, e.g. /var/lib on another
+ * disk; the directory named in the config is what we own). Absent is fine.
+ */
+function assertOwnDir(dataDir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dataDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (st.isSymbolicLink()) {
+    throw new CniError(
+      Code.InvalidConfig,
+      `flannel config: "dataDir" ${dataDir} is a symbolic link; refusing to write through it (set dataDir to the directory it points to)`,
+    );
+  }
 }
 
 function fsyncDir(dir: string): void {
@@ -40,8 +67,11 @@ function fsyncDir(dir: string): void {
  */
 export function saveScratch(dataDir: string, containerId: string, bytes: Buffer): void {
   const file = scratchPath(dataDir, containerId);
+  assertOwnDir(dataDir);
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const tmp = nodePath.join(dataDir, `.${containerId}.tmp-${randomBytes(6).toString('hex')}`);
+  assertOwnDir(dataDir); // a link swapped in between the two checks
+  // The ID in the temp name is only a hint for people; cut it so the name fits NAME_MAX.
+  const tmp = nodePath.join(dataDir, `.${containerId.slice(0, 64)}.tmp-${randomBytes(6).toString('hex')}`);
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
     try {
@@ -61,18 +91,34 @@ export function saveScratch(dataDir: string, containerId: string, bytes: Buffer)
 
 /** The saved bytes, or undefined when there is no file. Other read errors are thrown. */
 export function readScratch(dataDir: string, containerId: string): Buffer | undefined {
+  const file = scratchPath(dataDir, containerId);
+  assertOwnDir(dataDir);
+  let fd: number;
   try {
-    return fs.readFileSync(scratchPath(dataDir, containerId));
+    // Never follow a link planted in place of the file, nor wait on a FIFO (only root
+    // writes a 0700 dir, but DEL must not hang or read a device to the end).
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+    // A saved config was a stdin once, so it is never bigger than that.
+    if (st.size > MAX_SCRATCH) throw new Error(`${file} is larger than ${MAX_SCRATCH} bytes`);
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
 /** Remove the saved config; an absent file is fine (DEL twice). */
 export function removeScratch(dataDir: string, containerId: string): void {
+  const file = scratchPath(dataDir, containerId);
+  assertOwnDir(dataDir);
   try {
-    fs.unlinkSync(scratchPath(dataDir, containerId));
+    fs.unlinkSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -87,6 +133,7 @@ export interface ScratchListing {
 
 /** What GC may look at in dataDir; a missing dir is an empty listing. */
 export function listScratch(dataDir: string): ScratchListing {
+  assertOwnDir(dataDir);
   let names: string[];
   try {
     names = fs.readdirSync(dataDir);
@@ -114,5 +161,6 @@ export function listScratch(dataDir: string): ScratchListing {
 /** Remove a leftover temp file by its listed name. */
 export function removeTemp(dataDir: string, name: string): void {
   if (!TEMP_RE.test(name) || name.includes('/')) throw new Error(`refusing to remove "${name}": not a temp file name`);
+  assertOwnDir(dataDir);
   fs.rmSync(nodePath.join(dataDir, name), { force: true });
 }

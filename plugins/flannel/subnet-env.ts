@@ -48,6 +48,17 @@ function parseCidrOf(path: string, key: Key, e: Entry, text: string, family: Fam
   return formatCidr(networkOf(c));
 }
 
+/** A node subnet: a CIDR of the family that leaves room for a gateway and a pod. */
+function parseSubnet(path: string, key: Key, e: Entry, family: Family): string {
+  const net = parseCidrOf(path, key, e, e.value, family);
+  const prefix = Number(net.slice(net.indexOf('/') + 1));
+  // host-local refuses these too ("too small to allocate from"), but only after flannel
+  // saved its config and ran the delegate, and without naming the key to fix.
+  const widest = family === 4 ? 30 : 126;
+  if (prefix > widest) throw malformed(path, key, e, `a /${prefix} is too small to allocate pod addresses from (at most /${widest})`);
+  return net;
+}
+
 function parseNetworks(path: string, key: Key, e: Entry | undefined, family: Family): string[] {
   if (!e) return [];
   const out: string[] = [];
@@ -92,8 +103,8 @@ export function parseSubnetEnv(text: string, path: string): SubnetEnv {
     mtu: mtu ? parseMtu(path, mtu) : 0,
     ipMasq: entries.get('FLANNEL_IPMASQ')?.value === 'true',
   };
-  if (v4) env.subnet = parseCidrOf(path, 'FLANNEL_SUBNET', v4, v4.value, 4);
-  if (v6) env.ipv6Subnet = parseCidrOf(path, 'FLANNEL_IPV6_SUBNET', v6, v6.value, 6);
+  if (v4) env.subnet = parseSubnet(path, 'FLANNEL_SUBNET', v4, 4);
+  if (v6) env.ipv6Subnet = parseSubnet(path, 'FLANNEL_IPV6_SUBNET', v6, 6);
 
   // Either family satisfies the network and the subnet requirement (v4-only, v6-only
   // and dual-stack clusters); when neither is there, both names are listed.
@@ -109,12 +120,36 @@ export function parseSubnetEnv(text: string, path: string): SubnetEnv {
   return env;
 }
 
+// flanneld writes six short lines; anything this big is not its file.
+export const MAX_SUBNET_FILE = 64 * 1024;
+
+/**
+ * The file's text, refusing what is not a small regular file: subnetFile comes from
+ * the config, and /dev/zero would be read until memory runs out, a FIFO would block
+ * the ADD forever (O_NONBLOCK keeps even the open from waiting for a writer).
+ */
+function readSmallFile(path: string): string {
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new CniError(Code.InvalidConfig, `flannel config: "subnetFile" ${path} is not a regular file`);
+    const buf = Buffer.alloc(MAX_SUBNET_FILE + 1);
+    let n = 0;
+    for (let r = -1; r !== 0 && n < buf.length; n += r) r = fs.readSync(fd, buf, n, buf.length - n, null);
+    if (n > MAX_SUBNET_FILE) throw new CniError(Code.InvalidConfig, `flannel config: "subnetFile" ${path} is larger than ${MAX_SUBNET_FILE} bytes`);
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Read and parse subnet.env; an absent or unreadable file is "try again later" (11). */
 export function readSubnetEnv(path: string): SubnetEnv {
   let text: string;
   try {
-    text = fs.readFileSync(path, 'utf8');
+    text = readSmallFile(path);
   } catch (err) {
+    if (err instanceof CniError) throw err;
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : errorText(err);
     throw new CniError(Code.TryAgainLater, `cannot read flannel's subnet file ${path}: ${why}; ${HINT}`);
   }

@@ -22,9 +22,8 @@ describe('parseBridgeConf', () => {
     [{ bridge: 'a-name-longer-than-15' }, 7, '"bridge"'],
     [{ isGateway: 'yes' }, 7, '"isGateway"'],
     [{ ipam: [] }, 7, '"ipam"'],
-    [{ vlan: 100 }, 2, '"vlan"'],
-    [{ ipMasqBackend: 'nftables' }, 2, '"ipMasqBackend"'],
-    [{ ipMasqBackend: 'pf' }, 7, 'unknown ipMasqBackend'],
+    [{ vlan: 4095 }, 7, 'invalid VLAN ID 4095 (must be between 0 and 4094)'],
+    [{ ipMasqBackend: 'pf' }, 7, 'unknown ipmasq backend "pf"'],
     [{ runtimeConfig: { mac: 'zz:11' } }, 7, 'invalid MAC'],
   ])('refuses %j with code %i', (extra, code, text) => {
     expect(() => conf(extra)).toThrowError(expect.objectContaining({ code, message: expect.stringContaining(text) }));
