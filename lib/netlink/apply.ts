@@ -2,13 +2,13 @@
 // configuration applied through a socket opened inside the pod netns (apply*).
 import { randomBytes } from 'node:crypto';
 import { CniError, Code, errorText } from '../cni/errors';
-import { formatCidr, formatIP, overlaps, sameIP, type Cidr, type Family } from '../ip';
+import { contains, formatCidr, formatIP, networkOf, overlaps, sameIP, type Cidr, type Family } from '../ip';
 import { inNetns, type NetnsHandle } from '../netns';
 import { ensureSysctl, sysctlPath, writeSysctl } from '../sysctl';
 import { log } from '../log';
 import { addAddr, delAddr, listAddrs } from './addr';
 import { parseMac } from './attrs';
-import { createBridge, createVeth, delLink, getLink, getLinkByIndex, setMac, setMaster, setPromisc, setUp, type Link } from './link';
+import { createBridge, createVeth, delLink, getLink, getLinkByIndex, setMac, setMaster, setMtu, setPromisc, setUp, type Link } from './link';
 import { addRoute, type RouteSpec } from './route';
 import { isErrno, type Nl } from './socket';
 import { NO_VLAN_FILTERING_HINT, configurePortVlans, isNotSupported } from './vlan';
@@ -55,6 +55,17 @@ export async function ensureBridge(
   if (br.kind !== 'bridge') {
     throw new CniError(Code.Internal, `"${opts.name}" already exists but is not a bridge (it is a ${br.kind ?? 'device of unknown kind'})`);
   }
+  if (opts.mtu && br.mtu !== opts.mtu) {
+    // The reference sets the MTU only when it creates the bridge, so a changed
+    // FLANNEL_MTU never reaches an existing cni0 (containernetworking/cni#356).
+    try {
+      await setMtu(nl, br, opts.mtu);
+      log.warn(`bridge "${br.name}" had MTU ${br.mtu}; set to ${opts.mtu} as configured`);
+    } catch (err) {
+      // A bridge cannot be raised above its smallest port's MTU while old pods remain.
+      log.warn(`bridge "${br.name}" has MTU ${br.mtu}, configured ${opts.mtu}, and cannot change yet: ${errorText(err)}`);
+    }
+  }
   if (opts.promisc && !br.promisc) await setPromisc(nl, br, true);
   // Router advertisements on the bridge would give the node addresses in pod subnets.
   trySysctl(sysctlPath('net', 'ipv6', 'conf', opts.name, 'accept_ra'), '0', true);
@@ -68,17 +79,38 @@ export async function ensureBridge(
  * it. The first address pins the bridge MAC, or a Linux bridge keeps adopting the
  * lowest port MAC as pods come and go (containernetworking/cni#285).
  */
-export async function ensureBridgeAddrs(nl: Nl, br: Link, addrs: Cidr[], forceAddress: boolean, what = 'failed to set bridge addr'): Promise<void> {
+export async function ensureBridgeAddrs(
+  nl: Nl,
+  br: Link,
+  addrs: Cidr[],
+  forceAddress: boolean,
+  what = 'failed to set bridge addr',
+  clusterNets: Cidr[] = [],
+): Promise<void> {
   let added = false;
   for (const want of addrs) {
     const existing = (await listAddrs(nl, { index: br.index, family: want.family })).filter((a) => a.scope === 0);
     if (existing.some((a) => sameIP(a, want) && a.prefix === want.prefix)) continue;
-    const conflicts = existing.filter((a) => (want.family === 4 ? true : overlaps(a, want)));
+    // Subnet drift (flannel-io/flannel#1850): the node came back with another lease, so
+    // the bridge still holds the old gateway, inside the cluster network but outside the
+    // new subnet, and the reference fails every ADD until someone deletes cni0 by hand.
+    // An address shaped like such a gateway (first address of a subnet of the same size,
+    // inside a route of this network, outside the new subnet) is replaced; anything else
+    // still needs forceAddress, as it may be the operator's.
+    const isDrift = (c: Cidr): boolean =>
+      c.prefix === want.prefix &&
+      c.prefix > 0 &&
+      c.value === networkOf(c).value + 1n &&
+      !contains(networkOf(want), c) &&
+      clusterNets.some((n) => n.prefix > 0 && contains(n, c) && contains(n, want));
+    const conflicts = existing.filter((a) => isDrift(a) || want.family === 4 || overlaps(a, want));
     for (const c of conflicts) {
-      if (!forceAddress) {
+      const drifted = isDrift(c);
+      if (!forceAddress && !drifted) {
         throw new CniError(Code.Internal, `${what}: "${br.name}" already has an IP address different from ${formatCidr(want)} (${formatCidr(c)})`);
       }
-      log.info(`removing ${formatCidr(c)} from "${br.name}" (forceAddress) to add ${formatCidr(want)}`);
+      if (drifted) log.warn(`"${br.name}" holds ${formatCidr(c)}, a gateway of an earlier subnet of this network; replacing it with ${formatCidr(want)}`);
+      else log.info(`removing ${formatCidr(c)} from "${br.name}" (forceAddress) to add ${formatCidr(want)}`);
       await delAddr(nl, br.index, c, `remove ${formatCidr(c)} from "${br.name}"`);
     }
     try {

@@ -83,11 +83,11 @@ async function add(cmd: CmdArgs): Promise<Result> {
     if (plan.bridgeAddrs.length && conf.vlan !== 0) {
       // With a vlan the gateway lives on "<bridge>.<vlan>", a port in that vlan (reference behaviour).
       const gw = await ensureVlanGateway(host, br, conf.vlan, conf.preserveDefaultVlan);
-      await ensureBridgeAddrs(host, gw, plan.bridgeAddrs, conf.forceAddress, 'failed to set vlan interface for bridge with addr');
+      await ensureBridgeAddrs(host, gw, plan.bridgeAddrs, conf.forceAddress, 'failed to set vlan interface for bridge with addr', plan.clusterNets);
       const gwNow = (await getLink(host, gw.name)) ?? gw;
       extra.push({ name: gwNow.name, mac: gwNow.mac, ...mtuField(gwNow) });
     } else if (plan.bridgeAddrs.length) {
-      await ensureBridgeAddrs(host, br, plan.bridgeAddrs, conf.forceAddress);
+      await ensureBridgeAddrs(host, br, plan.bridgeAddrs, conf.forceAddress, undefined, plan.clusterNets);
     }
     ensureForwarding(plan.forward);
     if (conf.ipMasq && plan.addresses.length) {
