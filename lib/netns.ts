@@ -7,6 +7,9 @@
 import * as fs from 'node:fs';
 import { CLONE_NEWNET, native } from './native';
 import { CniError, Code } from './cni/errors';
+import { log } from './log';
+
+const EINVAL = 22;
 
 export interface NetnsHandle {
   readonly path: string;
@@ -14,15 +17,52 @@ export interface NetnsHandle {
   close(): void;
 }
 
-/** Open a netns path (bind mount or /proc/<pid>/ns/net). ENOENT → undefined so DEL can carry on. */
-export function tryOpenNetns(path: string): NetnsHandle | undefined {
+type Probe = { fd: number } | { missing: true } | { notNetns: string };
+
+function kindOf(st: fs.Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a namespace file';
+}
+
+/**
+ * Open `path` and prove it is a network namespace, without ever blocking: O_NONBLOCK,
+ * because opening a FIFO for reading waits for a writer forever (ADD and DEL hung on a
+ * CNI_NETNS that was one). A namespace file is a regular nsfs inode; anything else is
+ * refused by type, and a regular file (or another kind of namespace) by a trial setns,
+ * which fails with EINVAL for anything but a network namespace.
+ */
+function probeNetns(path: string): Probe {
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY);
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { missing: true };
+    if (code === 'ENXIO') return { notNetns: 'it is a socket' }; // open(2) of a unix socket
     throw new CniError(Code.Internal, `failed to open netns "${path}": ${(err as Error).message}`);
   }
+  let notNetns: string | undefined;
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) notNetns = `it is ${kindOf(st)}`;
+    else inNetns({ path, fd, close: () => undefined }, () => undefined);
+  } catch (err) {
+    if (!(err instanceof CniError && (err.cause as { errno?: number } | undefined)?.errno === EINVAL)) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    notNetns = 'setns(2) refuses it (EINVAL): not a network namespace file';
+  }
+  if (notNetns === undefined) return { fd };
+  fs.closeSync(fd);
+  return { notNetns };
+}
+
+function handle(path: string, fd: number): NetnsHandle {
   let closed = false;
   return {
     path,
@@ -34,17 +74,40 @@ export function tryOpenNetns(path: string): NetnsHandle | undefined {
   };
 }
 
-export function openNetns(path: string): NetnsHandle {
-  const h = tryOpenNetns(path);
-  if (!h) throw new CniError(Code.Internal, `failed to open netns "${path}": no such file or directory`);
-  // Entering and leaving proves it is a network namespace before anything is created.
-  try {
-    inNetns(h, () => undefined);
-  } catch (err) {
-    h.close();
-    throw err;
+/**
+ * Open a netns path (bind mount or /proc/<pid>/ns/net). Absent, or not a network
+ * namespace at all (a FIFO, a regular file...) → undefined, logged, so DEL can carry
+ * on and release what does not live in the namespace (IPAM, masquerade rules):
+ * nothing of ours can be inside something that is not a network namespace.
+ */
+export function tryOpenNetns(path: string): NetnsHandle | undefined {
+  const p = probeNetns(path);
+  if ('missing' in p) return undefined;
+  if ('notNetns' in p) {
+    log.warn(`CNI_NETNS "${path}" is not a network namespace (${p.notNetns}); treating it as gone`);
+    return undefined;
   }
-  return h;
+  return handle(path, p.fd);
+}
+
+/** Why `path` is not a usable CNI_NETNS (code 4 for ADD/CHECK), or undefined. Absent is left to the caller. */
+export function netnsProblem(path: string): string | undefined {
+  let p: Probe;
+  try {
+    p = probeNetns(path);
+  } catch {
+    return undefined; // cannot tell (permissions...): the handler's own open reports it
+  }
+  if ('fd' in p) fs.closeSync(p.fd);
+  return 'notNetns' in p ? `CNI_NETNS "${path}" is not a network namespace: ${p.notNetns}` : undefined;
+}
+
+export function openNetns(path: string): NetnsHandle {
+  // The probe enters and leaves: it is a network namespace before anything is created.
+  const p = probeNetns(path);
+  if ('missing' in p) throw new CniError(Code.Internal, `failed to open netns "${path}": no such file or directory`);
+  if ('notNetns' in p) throw new CniError(Code.InvalidEnv, `CNI_NETNS "${path}" is not a network namespace: ${p.notNetns}`);
+  return handle(path, p.fd);
 }
 
 type NotPromise<T> = T extends PromiseLike<unknown> ? never : T;
@@ -57,7 +120,7 @@ export function inNetns<T>(ns: NetnsHandle, fn: () => NotPromise<T>): T {
     try {
       n.setns(ns.fd, CLONE_NEWNET);
     } catch (err) {
-      throw new CniError(Code.Internal, `"${ns.path}" is not a usable network namespace: ${(err as Error).message}`);
+      throw new CniError(Code.Internal, `"${ns.path}" is not a usable network namespace: ${(err as Error).message}`, undefined, { cause: err });
     }
     try {
       return fn();

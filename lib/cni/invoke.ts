@@ -44,9 +44,18 @@ function isThisBuild(file: string): boolean {
   }
 }
 
+/**
+ * A plugin `type` is joined under each CNI_PATH dir, so it must be one plain file name.
+ * The one rule for every place that takes a type (findInPath here, flannel's
+ * delegate.type at parse time and in a saved config), so they can never disagree.
+ */
+export function isPlainPluginName(type: string): boolean {
+  return type !== '' && type !== '.' && type !== '..' && !type.includes('/') && !type.includes('\\') && !type.includes('\0');
+}
+
 /** First `<dir>/<type>` that is a regular file (symlinks followed), as libcni does. */
 export function findInPath(type: string, dirs: string[]): string {
-  if (!type || type.includes('/') || type.includes('\\') || type === '.' || type === '..') {
+  if (!isPlainPluginName(type)) {
     throw new CniError(Code.InvalidConfig, `invalid plugin type "${type}": it must be a plain file name`);
   }
   for (const dir of dirs) {

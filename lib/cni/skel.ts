@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { CniError, Code, errorText } from './errors';
 import { selfPath } from '../runtime';
 import { mark } from '../trace';
+import { netnsProblem } from '../netns';
 import type { CmdArgs, NetConf, Result, Verb } from './types';
 import { SUPPORTED_VERSIONS, convertResult, parseVersion, versionAtLeast } from './version';
 
@@ -192,6 +193,11 @@ export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStd
     if ((verb === 'ADD' || verb === 'CHECK') && ownNetns(netns) && !/^(1|true)$/i.test(env.CNI_NETNS_OVERRIDE ?? '')) {
       throw new CniError(Code.InvalidEnv, `CNI_NETNS "${netns}" is the plugin's own network namespace`);
     }
+    // A FIFO, a regular file, a directory...: refused before the handler creates anything
+    // (and without blocking: see lib/netns.ts). DEL is not checked: it must still release
+    // what lives outside the namespace, and the handler treats a non-namespace as gone.
+    const notNetns = verb === 'ADD' || verb === 'CHECK' ? netnsProblem(netns) : undefined;
+    if (notNetns) throw new CniError(Code.InvalidEnv, notNetns);
     const args: CmdArgs = {
       command: verb,
       containerId: perAttachment ? env.CNI_CONTAINERID! : (env.CNI_CONTAINERID ?? ''),

@@ -224,6 +224,38 @@ export class DiskStore implements Store {
   }
 }
 
+/**
+ * Symbolic links in the layout, decided as for flannel's dataDir (plugins/flannel/scratch.ts):
+ * the directory named by `ipam.dataDir` (its FINAL component), `<dataDir>/<network>` and
+ * `<dataDir>/<network>/lock` must not be links, or every reservation, unlink and lock
+ * would land wherever they point. Parents of dataDir may be links (/var/lib on another
+ * disk, say): the directory the config names is what we own. Absent is fine (ADD creates
+ * it). Returns why the layout is refused, or undefined; lstat only, nothing is created.
+ */
+export function symlinkProblem(dataDir: string, network: string): string | undefined {
+  // Trailing slashes and "." would make lstat resolve the final link: look at the name itself.
+  const named = path.normalize(dataDir).replace(/(.)\/+$/, '$1');
+  const dir = path.join(named, network);
+  const checks: [string, string][] = [
+    [named, `"ipam.dataDir" ${dataDir} is a symbolic link; refusing to write through it (set ipam.dataDir to the directory it points to)`],
+    [dir, `the network directory ${dir} (network "${network}" under ipam.dataDir) is a symbolic link; refusing to write through it (replace it with a real directory)`],
+    [path.join(dir, LOCK_FILE), `the lock file ${path.join(dir, LOCK_FILE)} is a symbolic link; refusing to follow it (remove it)`],
+  ];
+  for (const [p, why] of checks) {
+    try {
+      if (fs.lstatSync(p).isSymbolicLink()) return `host-local: ${why}`;
+    } catch {
+      return undefined; // absent (or unreadable, which the open reports): nothing below it to check
+    }
+  }
+  return undefined;
+}
+
+function assertNoSymlinks(dataDir: string, network: string): void {
+  const why = symlinkProblem(dataDir, network);
+  if (why) throw new CniError(Code.InvalidConfig, why);
+}
+
 function ensureDir(dir: string): void {
   try {
     const created = fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -245,16 +277,22 @@ function ensureDir(dir: string): void {
 export function withNetworkStore<T>(dataDir: string, network: string, opts: OpenOptions, fn: (s: DiskStore) => T): T | undefined {
   assertComponent(network, 'network name');
   const dir = path.join(dataDir, network);
+  // Before mkdir (which would follow a linked dataDir and create the network dir at its
+  // target) and again after it, for a link swapped in between.
+  assertNoSymlinks(dataDir, network);
   if (opts.create) ensureDir(dir);
   else if (!fs.existsSync(dir)) return undefined;
+  assertNoSymlinks(dataDir, network);
 
   const lockPath = path.join(dir, LOCK_FILE);
   let fd: number;
   try {
     // 0750 is what the reference (go-filemutex) creates; matching it keeps a
-    // directory made by either implementation indistinguishable.
-    fd = fs.openSync(lockPath, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o750);
+    // directory made by either implementation indistinguishable. O_NOFOLLOW: with
+    // O_CREAT, a planted link would otherwise create (or open) its target.
+    fd = fs.openSync(lockPath, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o750);
   } catch (e) {
+    if (errnoOf(e) === 'ELOOP') throw new CniError(Code.InvalidConfig, `host-local: the lock file ${lockPath} is a symbolic link; refusing to follow it (remove it)`);
     throw ioError(`cannot open lock file ${lockPath}`, e);
   }
   try {
@@ -281,11 +319,42 @@ export function withNetworkStore<T>(dataDir: string, network: string, opts: Open
   }
 }
 
-/** Read the resolv.conf named by ipam.resolvConf. */
+/** Far beyond any real resolv.conf (glibc reads 3 nameservers and 6 search domains). */
+export const MAX_RESOLV_CONF = 64 * 1024;
+
+/**
+ * Read the resolv.conf named by ipam.resolvConf: a regular file of at most
+ * MAX_RESOLV_CONF bytes, else code 7 naming the field. A symlink IS followed
+ * (/etc/resolv.conf is often one, to systemd-resolved's file); what it resolves to
+ * is checked on the open fd. O_NONBLOCK: opening a FIFO nobody writes would block
+ * the ADD forever, and a device (/dev/zero) would be read until memory runs out.
+ */
 export function readResolvConf(file: string): string {
+  const refuse = (why: string): CniError => new CniError(Code.InvalidConfig, `host-local: ipam.resolvConf ${file} ${why}`);
+  let fd: number;
   try {
-    return fs.readFileSync(file, 'utf8');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (e) {
-    throw ioError(`cannot read resolvConf ${file}`, e);
+    throw new CniError(Code.InvalidConfig, `host-local: cannot read ipam.resolvConf ${file}: ${errorText(e)}`, undefined, { cause: e });
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw refuse('is not a regular file');
+    if (st.size > MAX_RESOLV_CONF) throw refuse(`is larger than ${MAX_RESOLV_CONF} bytes`);
+    // Read at most one byte past the cap, whatever st.size said (a file may grow meanwhile).
+    const buf = Buffer.alloc(MAX_RESOLV_CONF + 1);
+    let n = 0;
+    for (;;) {
+      const got = fs.readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n > MAX_RESOLV_CONF) throw refuse(`is larger than ${MAX_RESOLV_CONF} bytes`);
+    }
+    return buf.subarray(0, n).toString('utf8');
+  } catch (e) {
+    if (e instanceof CniError) throw e;
+    throw new CniError(Code.InvalidConfig, `host-local: cannot read ipam.resolvConf ${file}: ${errorText(e)}`, undefined, { cause: e });
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -6,10 +6,11 @@ import type { CmdArgs, IPConfig, Result } from '../cni/types';
 import { formatIP } from '../ip';
 import { allocate, findOwned, releaseOwner } from './allocator';
 import { type IpamConfig, parseIpamConfig, parseResolvConf } from './config';
-import { readResolvConf, withNetworkStore } from './disk-store';
+import { readResolvConf, symlinkProblem, withNetworkStore } from './disk-store';
 import { hostLocalGc } from './gc';
 import { hostLocalStatus } from './status';
 import type { Owner } from './store';
+import { log } from '../log';
 
 function ownerOf(cmd: CmdArgs): Owner {
   // The dispatcher validates both; an empty or multi-line value here would write
@@ -47,6 +48,14 @@ export async function ipamDel(cmd: CmdArgs): Promise<void> {
   // CNI_ARGS only carries static IP requests, irrelevant here: a bad one must not block a DEL.
   const conf = parseIpamConfig(cmd.conf, '');
   const owner = ownerOf(cmd);
+  // A symlinked layout is refused (ADD fails with code 7, so nothing of ours can be behind
+  // it): DEL writes nothing through the link either, and succeeds, so a pod can still be
+  // torn down (a DEL failing forever would block it). The same rule as flannel's dataDir.
+  const why = symlinkProblem(conf.dataDir, conf.name);
+  if (why) {
+    log.warn(`${why}; nothing released for container ${cmd.containerId} (${cmd.ifName})`);
+    return;
+  }
   withNetworkStore(conf.dataDir, conf.name, { create: false }, (store) => releaseOwner(store, owner));
 }
 

@@ -35,9 +35,29 @@ export function goQuote(s: string): string {
   return `${out}"`;
 }
 
-/** The comment on every rule, `name: "<network>" id: "<containerID>"`, as the reference writes it. */
-export const masqComment = (network: string, containerId: string): string =>
-  `name: ${goQuote(network)} id: ${goQuote(containerId)}`;
+/** iptables keeps at most XT_MAX_COMMENT_LEN - 1 = 255 bytes of a rule comment (linux/netfilter/xt_comment.h). */
+export const IPT_COMMENT_MAX = 255;
+
+/**
+ * The comment on every rule, `name: "<network>" id: "<containerID>"`, exactly as the
+ * reference writes it whenever that fits in IPT_COMMENT_MAX bytes. The dispatcher takes
+ * container IDs of any length (and network names reach 255 bytes), so it may not fit:
+ * iptables 1.8.9 (legacy and nft) then silently keeps the first 255 bytes, and an
+ * iptables that refused it instead would fail the ADD with a cryptic error. So it is cut
+ * here the same way (at a character boundary, which for the ASCII names in practice is
+ * the same cut): the argv then matches what is stored, and what the reference stores for
+ * the same pod. Nothing depends on the comment being whole: the chain name is the hash of
+ * network + containerID, and DEL finds the jumps by that name. GC attributes a chain only
+ * through a whole comment (parseMasqComment), so it leaves a cut one alone; DEL removes it.
+ */
+export function masqComment(network: string, containerId: string): string {
+  const full = `name: ${goQuote(network)} id: ${goQuote(containerId)}`;
+  const bytes = Buffer.from(full, 'utf8');
+  if (bytes.length <= IPT_COMMENT_MAX) return full;
+  let cut = IPT_COMMENT_MAX;
+  while (cut > 0 && (bytes[cut] & 0xc0) === 0x80) cut--; // not inside a UTF-8 sequence
+  return bytes.subarray(0, cut).toString('utf8');
+}
 
 /** One container address in the three spellings the rules need. */
 export interface MasqAddr {

@@ -3,6 +3,7 @@
 import { CniError, Code } from '../../lib/cni/errors';
 import { parseCniArgs } from '../../lib/cni/args';
 import type { DNS, NetConf } from '../../lib/cni/types';
+import { tryParseIP } from '../../lib/ip';
 import { parseMac } from '../../lib/netlink/attrs';
 import { VLAN_MAX, VLAN_MIN } from '../../lib/netlink/vlan';
 
@@ -37,7 +38,10 @@ export interface BridgeConf {
   ipMasqBackend?: 'iptables' | 'nftables';
 }
 
+// The regex counts UTF-16 code units; the kernel's limit (IFNAMSIZ 16 with the NUL) is
+// 15 BYTES, so the byte length is checked separately (an 8 x "ü" name is 16 bytes).
 const IFNAME_RE = /^[^/:\s\0]{1,15}$/;
+const IFNAME_MAX_BYTES = 15;
 
 function bool(conf: NetConf, key: string, dflt = false): boolean {
   const v = conf[key];
@@ -87,6 +91,53 @@ function parseTrunk(conf: NetConf): number[] | undefined {
   return [...vids].sort((a, b) => a - b);
 }
 
+const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`);
+// A resolver line ends at a newline, and C strings at a NUL: either inside a value
+// would let one entry forge another line of the pod's resolv.conf.
+const LINE_BREAKING = /[\0\r\n]/;
+
+function dnsString(conf: NetConf, v: unknown, field: string): string {
+  if (typeof v !== 'string') throw invalid(conf, `"${field}" must be a string, not ${kindOf(v)}`);
+  if (LINE_BREAKING.test(v)) throw invalid(conf, `"${field}" ${JSON.stringify(v)} must not contain a NUL or a line break`);
+  return v;
+}
+
+function dnsList(conf: NetConf, o: Record<string, unknown>, key: string, each: (v: unknown, field: string) => string): string[] | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) throw invalid(conf, `"dns.${key}" must be an array of strings, not ${kindOf(v)}`);
+  return v.map((x, i) => each(x, `dns.${key}[${i}]`));
+}
+
+/**
+ * `dns` goes into the ADD result verbatim, and the result is only printed after every
+ * link and reservation exists: a wrong shape must be refused here, or printing it
+ * throws (999) with the attachment left behind until DEL. Shape as the reference's
+ * types.DNS (null is "absent", as for Go's decoder), plus nameservers must be IPs.
+ */
+function parseDns(conf: NetConf): DNS | undefined {
+  const d: unknown = conf.dns;
+  if (d === undefined || d === null) return undefined;
+  if (typeof d !== 'object' || Array.isArray(d)) throw invalid(conf, `"dns" must be an object, not ${kindOf(d)}`);
+  const o = d as Record<string, unknown>;
+  const out: DNS = {};
+  const nameservers = dnsList(conf, o, 'nameservers', (v, field) => {
+    const s = dnsString(conf, v, field);
+    // An IPv6 link-local resolver may carry its zone ("fe80::1%eth0"), as in resolv.conf.
+    const pct = s.indexOf('%');
+    const addr = tryParseIP(pct < 0 ? s : s.slice(0, pct));
+    if (!addr || (pct >= 0 && (addr.family !== 6 || pct === s.length - 1))) throw invalid(conf, `"${field}" ${JSON.stringify(s)} is not an IP address`);
+    return s;
+  });
+  if (nameservers) out.nameservers = nameservers;
+  if (o.domain !== undefined && o.domain !== null) out.domain = dnsString(conf, o.domain, 'dns.domain');
+  const search = dnsList(conf, o, 'search', (v, field) => dnsString(conf, v, field));
+  if (search) out.search = search;
+  const options = dnsList(conf, o, 'options', (v, field) => dnsString(conf, v, field));
+  if (options) out.options = options;
+  return out;
+}
+
 function requestedMac(conf: NetConf, cniArgs: Record<string, string>): string | undefined {
   // Precedence as in the reference: runtimeConfig.mac, then args.cni.mac, then CNI_ARGS MAC.
   const rc = conf.runtimeConfig?.mac;
@@ -102,7 +153,7 @@ function requestedMac(conf: NetConf, cniArgs: Record<string, string>): string | 
 export function parseBridgeConf(conf: NetConf, cniArgsText: string): BridgeConf {
   const cniArgs = parseCniArgs(cniArgsText, ['IP', 'MAC']);
   const bridge = conf.bridge ?? 'cni0';
-  if (typeof bridge !== 'string' || !IFNAME_RE.test(bridge) || bridge === '.' || bridge === '..') {
+  if (typeof bridge !== 'string' || !IFNAME_RE.test(bridge) || Buffer.byteLength(bridge, 'utf8') > IFNAME_MAX_BYTES || bridge === '.' || bridge === '..') {
     throw new CniError(Code.InvalidConfig, `network "${conf.name}": invalid "bridge" name ${JSON.stringify(bridge)}: it must be a Linux interface name of at most 15 bytes`);
   }
   let mtu: number | undefined;
@@ -142,9 +193,7 @@ export function parseBridgeConf(conf: NetConf, cniArgsText: string): BridgeConf 
   if (backend !== undefined && backend !== null && backend !== 'iptables' && backend !== 'nftables') {
     throw invalid(conf, `unknown ipmasq backend ${JSON.stringify(backend)} (use "iptables" or "nftables", or leave it out to choose automatically)`);
   }
-  if (conf.dns !== undefined && (conf.dns === null || typeof conf.dns !== 'object')) {
-    throw new CniError(Code.InvalidConfig, `network "${conf.name}": "dns" must be an object`);
-  }
+  const dns = parseDns(conf);
   return {
     name: conf.name,
     cniVersion: conf.cniVersion,
@@ -159,7 +208,7 @@ export function parseBridgeConf(conf: NetConf, cniArgsText: string): BridgeConf 
     portIsolation: bool(conf, 'portIsolation'),
     enableDad: bool(conf, 'enabledad'),
     ipamType: ipam?.type as string | undefined,
-    dns: conf.dns,
+    dns,
     mac: requestedMac(conf, cniArgs),
     vlan,
     vlanTrunk: trunk ?? [],

@@ -3,6 +3,7 @@
 // same bytes are saved in the scratch dir, where the reference plugin (or an admin
 // diffing the two) may read them: so serialisation copies Go's encoding/json.
 import { CniError, Code } from '../../lib/cni/errors';
+import { isPlainPluginName } from '../../lib/cni/invoke';
 import { formatCidr, formatIP, tryParseCidr, tryParseIP } from '../../lib/ip';
 import { DEFAULT_SUBNET_FILE, type SubnetEnv } from './subnet-env';
 
@@ -114,6 +115,12 @@ export function parseFlannelConf(raw: Record<string, unknown>): FlannelConf {
   if (has(delegate, 'type') && typeof delegate.type !== 'string') {
     throw invalid(`'delegate' dictionary, if present, must have a string 'type' field, got ${kindOf(delegate.type)}`);
   }
+  // The type names the delegate binary under CNI_PATH. Refused here, before the scratch
+  // file is written, rather than by findInPath after it: "" or a path would otherwise
+  // be saved for a DEL that can never run it.
+  if (typeof delegate.type === 'string' && !isPlainPluginName(delegate.type)) {
+    throw invalid(`flannel config: invalid plugin type ${JSON.stringify(delegate.type)} in "delegate.type": it must be a plain file name`);
+  }
   // Both are derived from flannel's own config; a second source would silently lose.
   if (has(delegate, 'name')) throw invalid("'delegate' dictionary must not have 'name' field, it'll be set by flannel");
   if (has(delegate, 'ipam')) throw invalid("'delegate' dictionary must not have 'ipam' field, it'll be set by flannel");
@@ -185,6 +192,9 @@ export function parseSavedConf(bytes: Buffer): SavedConf {
   }
   if (!isObject(config)) throw new Error(`it holds ${kindOf(config)}, not a config object`);
   if (typeof config.type !== 'string' || config.type === '') throw new Error('it has no delegate "type"');
+  // Same rule as at ADD (parseFlannelConf): a saved type that is a path is unusable, so
+  // DEL rebuilds the config from the current one instead of failing in findInPath forever.
+  if (!isPlainPluginName(config.type)) throw new Error(`its delegate "type" ${JSON.stringify(config.type)} is not a plain file name`);
   return { type: config.type, config, bytes };
 }
 

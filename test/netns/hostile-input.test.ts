@@ -8,9 +8,9 @@
 //   (parents of dataDir may be links, e.g. /var/lib on another disk).
 // - a scratch file replaced by a symlink: never followed (rename replaces the link, reads
 //   use O_NOFOLLOW).
-// - host-local `ipam.dataDir` that is a symlink, or `<dataDir>/<net>` that is a symlink
-//   pointing outside: must be refused the same way. lib/ipam does not do that yet: those
-//   cases are `it.fails` (KNOWN BUG, reported) and flip to failing once it is fixed.
+// - host-local `ipam.dataDir` that is a symlink, or `<dataDir>/<net>` (or its `lock`) that
+//   is a symlink: refused the same way, code 7 naming the path (parents may be links); DEL
+//   through such a config writes nothing there and succeeds (lib/ipam/disk-store.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -244,28 +244,54 @@ describe.skipIf(!isRoot)('hostile input (built plugins, real namespaces)', () =>
       );
     });
 
-    // KNOWN BUG (reported; lib/ipam/disk-store.ts is not ours): ensureDir/withNetworkStore follow
-    // a symlinked dataDir and a symlinked <dataDir>/<net>, so reservations land outside.
-    it.fails('KNOWN BUG: ipam.dataDir that is a symlink to elsewhere is refused (code 7 naming dataDir)', () => {
+    // These used to be followed (mkdir -p and the lock open went through the link), so
+    // reservations landed outside the data directory.
+    it('ipam.dataDir that is a symlink to elsewhere is refused (code 7 naming dataDir); DEL succeeds writing nothing', () => {
       fs.mkdirSync(path.join(outside, 'ipam'));
       const link = path.join(state, 'ipam-link');
       fs.symlinkSync(path.join(outside, 'ipam'), link);
       const conf = () => bridge({}, { dataDir: link });
       try {
-        withCleanup(() => expectRefused(runPlugin(node, 'bridge', addEnv(), conf()), 7, 'dataDir'), conf);
+        expectRefused(runPlugin(node, 'bridge', addEnv(), conf()), 7, 'dataDir');
+        const del = runPlugin(node, 'bridge', delEnv(), conf());
+        expect(del.status, del.stdout + del.stderr).toBe(0);
+        expect(del.stderr).toContain('symbolic link');
+        expect(fs.readdirSync(path.join(outside, 'ipam'))).toEqual([]);
+        // The same through flannel (its ipam.dataDir goes to host-local as is).
+        expectRefused(runPlugin(node, 'flannel', addEnv(), flannel({ ipam: { dataDir: link } })), 7, 'dataDir');
+        expect(fs.readdirSync(path.join(outside, 'ipam'))).toEqual([]);
       } finally {
+        runPlugin(node, 'bridge', delEnv(), bridge());
         fs.rmSync(link);
+        fs.rmSync(path.join(outside, 'ipam'), { recursive: true, force: true });
       }
     });
 
-    it.fails('KNOWN BUG: <dataDir>/<net> that is a symlink pointing outside is refused', () => {
+    it('<dataDir>/<net> that is a symlink pointing outside is refused (code 7 naming it); DEL succeeds writing nothing', () => {
       const dataDir = path.join(state, 'networks2');
       fs.mkdirSync(dataDir);
       fs.mkdirSync(path.join(outside, 'net'));
       fs.symlinkSync(path.join(outside, 'net'), path.join(dataDir, NET));
       const conf = () => bridge({}, { dataDir });
       try {
-        withCleanup(() => expectRefused(runPlugin(node, 'bridge', addEnv(), conf()), 7, NET), conf);
+        withCleanup(() => {
+          expectRefused(runPlugin(node, 'bridge', addEnv(), conf()), 7, path.join(dataDir, NET));
+          expect(runPlugin(node, 'bridge', delEnv(), conf()).status).toBe(0);
+          expect(fs.readdirSync(path.join(outside, 'net'))).toEqual([]);
+        }, conf);
+      } finally {
+        fs.rmSync(dataDir, { recursive: true });
+      }
+    });
+
+    it('<dataDir>/<net>/lock that is a symlink: code 7 naming it, its target never created', () => {
+      const dataDir = path.join(state, 'networks3');
+      fs.mkdirSync(path.join(dataDir, NET), { recursive: true });
+      const target = path.join(outside, 'made-by-open');
+      fs.symlinkSync(target, path.join(dataDir, NET, 'lock'));
+      try {
+        expectRefused(runPlugin(node, 'bridge', addEnv(), bridge({}, { dataDir })), 7, path.join(dataDir, NET, 'lock'));
+        expect(fs.existsSync(target)).toBe(false);
       } finally {
         fs.rmSync(dataDir, { recursive: true });
       }
@@ -366,9 +392,9 @@ describe.skipIf(!isRoot)('hostile input (built plugins, real namespaces)', () =>
       }
     });
 
-    // KNOWN BUG (reported; lib/ipam/disk-store.ts readResolvConf uses readFileSync): a FIFO
-    // blocks ADD forever (and /dev/zero would be read until memory runs out).
-    it.fails('KNOWN BUG: ipam.resolvConf that is a FIFO: refused at once, no hang', () => {
+    // readResolvConf used readFileSync: a FIFO blocked ADD forever (and /dev/zero would be
+    // read until memory ran out). Now: regular files of at most 64 KiB, opened O_NONBLOCK.
+    it('ipam.resolvConf that is a FIFO: refused at once, no hang', () => {
       const fifo = path.join(state, 'resolv.fifo');
       sh(['mkfifo', fifo]);
       try {
@@ -382,31 +408,85 @@ describe.skipIf(!isRoot)('hostile input (built plugins, real namespaces)', () =>
       }
     });
 
-    // KNOWN BUG (reported; lib/netns.ts tryOpenNetns opens without O_NONBLOCK): a CNI_NETNS
-    // that is a FIFO blocks the open forever, for ADD and for DEL.
-    it.fails('KNOWN BUG: CNI_NETNS that is a FIFO: refused at once, no hang', () => {
+    it.each(['resolv.zero', 'resolv.big'])('ipam.resolvConf that is %s: code 7 naming resolvConf, not read into memory', (kind) => {
+      const file = path.join(state, kind);
+      if (kind === 'resolv.zero') fs.symlinkSync('/dev/zero', file); // a symlink is followed, the device is refused
+      else {
+        fs.writeFileSync(file, 'nameserver 10.0.0.1\n');
+        fs.truncateSync(file, 256 * MIB); // sparse
+      }
+      try {
+        const t0 = Date.now();
+        expectRefused(runRaw('bridge', addEnv(), bridge({}, { resolvConf: file }), { timeoutMs: 5000 }), 7, 'resolvConf');
+        expect(Date.now() - t0).toBeLessThan(5000);
+      } finally {
+        fs.rmSync(file);
+      }
+    });
+
+    // tryOpenNetns opened without O_NONBLOCK: a CNI_NETNS that was a FIFO blocked the open
+    // forever, for ADD and for DEL.
+    it.each(['bridge', 'flannel'])('CNI_NETNS that is a FIFO: %s ADD refused at once (code 4 naming CNI_NETNS), no hang', (plugin) => {
       const fifo = path.join(state, 'netns.fifo');
       sh(['mkfifo', fifo]);
       try {
-        const r = runRaw('bridge', addEnv({ netns: fifo }), bridge(), { timeoutMs: 3000 });
+        const r = runRaw(plugin, addEnv({ netns: fifo }), plugin === 'flannel' ? flannel() : bridge(), { timeoutMs: 3000 });
         expect(r.timedOut).toBe(false);
         expectRefused(r, 4, 'CNI_NETNS');
+        expect(r.json.msg).toContain('is a FIFO');
       } finally {
         fs.rmSync(fifo);
       }
     });
 
-    it('CNI_NETNS that is a regular file, not a namespace: refused, nothing created', () => {
+    it.each(['a directory', 'a character device'])('CNI_NETNS that is %s: code 4 naming CNI_NETNS', (kind) => {
+      const netns = kind === 'a directory' ? state : '/dev/null';
+      expectRefused(runPlugin(node, 'bridge', addEnv({ netns }), bridge()), 4, `CNI_NETNS "${netns}" is not a network namespace: it is ${kind}`);
+    });
+
+    it('CNI_NETNS that is a regular file, not a namespace: code 4 naming it, nothing created', () => {
       const file = path.join(state, 'not-a-netns');
       fs.writeFileSync(file, '');
       try {
-        const r = runPlugin(node, 'bridge', addEnv({ netns: file }), bridge());
-        expect(r.status).toBe(1);
-        expect(r.json.msg).toContain(file);
-        expect(leftovers()).toEqual(CLEAN);
+        expectRefused(runPlugin(node, 'bridge', addEnv({ netns: file }), bridge()), 4, `CNI_NETNS "${file}" is not a network namespace`);
+        // Another kind of namespace is not a network namespace either.
+        expectRefused(runPlugin(node, 'bridge', addEnv({ netns: '/proc/self/ns/mnt' }), bridge()), 4, 'is not a network namespace');
       } finally {
         fs.rmSync(file);
       }
+    });
+
+    // DEL must succeed when the netns is unusable: nothing of ours can be inside a
+    // non-namespace, and the IP reservation (outside it) must still be released.
+    it.each([
+      ['bridge', 'a FIFO'],
+      ['bridge', 'a regular file'],
+      ['flannel', 'a FIFO'],
+    ] as const)('%s DEL with CNI_NETNS that is %s: succeeds at once, releases the IP, logs why', (plugin, kind) => {
+      const bad = path.join(state, 'bad-netns');
+      if (kind === 'a FIFO') sh(['mkfifo', bad]);
+      else fs.writeFileSync(bad, '');
+      const conf = () => (plugin === 'flannel' ? flannel() : bridge());
+      try {
+        withCleanup(
+          () => {
+            const add = runPlugin(node, plugin, addEnv(), conf());
+            expect(add.status, add.stdout + add.stderr).toBe(0);
+            expect(leftovers().ips).toHaveLength(1);
+            const del = runRaw(plugin, delEnv({ netns: bad }), conf(), { timeoutMs: 5000 });
+            expect(del.timedOut).toBe(false);
+            expect(del.status, del.stdout + del.stderr).toBe(0);
+            expect(del.stderr).toContain(`CNI_NETNS "${bad}" is not a network namespace`);
+            expect(leftovers().ips).toEqual([]);
+            expect(leftovers().scratch).toEqual([]);
+          },
+          conf,
+          plugin,
+        );
+      } finally {
+        fs.rmSync(bad);
+      }
+      expect(leftovers()).toEqual(CLEAN);
     });
 
     it("CNI_NETNS that is the plugin's own namespace: code 4", () => {
@@ -442,6 +522,13 @@ describe.skipIf(!isRoot)('hostile input (built plugins, real namespaces)', () =>
       } finally {
         fs.rmSync(cwd(), { recursive: true, force: true });
       }
+    });
+
+    // Refused when flannel parses its config, before the scratch file is written (it used
+    // to be saved, and only findInPath refused the name).
+    it.each(['', '..', '.', 'evil/', '../bridge'])('flannel delegate.type %j: code 7 naming delegate.type, nothing saved', (type) => {
+      expectRefused(runPlugin(node, 'flannel', addEnv(), flannel({ delegate: { type } })), 7, 'delegate.type');
+      expect(fs.existsSync(path.join(flannelDir(), 'host1'))).toBe(false);
     });
 
     it.each([
@@ -621,15 +708,21 @@ describe.skipIf(!isRoot)('hostile input (built plugins, real namespaces)', () =>
       expectRefused(runPlugin(node, 'bridge', addEnv({ args: 'IgnoreUnknown=1;IP=../../etc/passwd' }), bridge()), 4, 'CNI_ARGS');
     });
 
-    // KNOWN BUG (reported; plugins/bridge/config.ts): `dns` members are not checked, so
-    // ADD builds everything, then printing the result throws a TypeError (999) and the
-    // attachment is left behind. Expected: code 7 naming dns, before anything is created.
-    it.fails('KNOWN BUG: dns.nameservers of the wrong type is code 7 before anything is created', () => {
-      withCleanup(() => expectRefused(runPlugin(node, 'bridge', addEnv(), bridge({ dns: { nameservers: { length: 1 } } })), 7, 'nameservers'), bridge);
+    // `dns` members used to go unchecked: ADD built everything, then printing the result
+    // threw a TypeError (999) and the attachment was left behind until DEL.
+    it.each([
+      [{ nameservers: { length: 1 } }, 'nameservers'],
+      [['10.0.0.1'], 'dns'],
+      [{ nameservers: ['not-an-ip'] }, 'dns.nameservers[0]'],
+      [{ search: 'svc' }, 'dns.search'],
+      [{ options: [5] }, 'dns.options[0]'],
+      [{ domain: {} }, 'dns.domain'],
+    ] as const)('dns %j: code 7 naming %s before anything is created', (dns, text) => {
+      withCleanup(() => expectRefused(runPlugin(node, 'bridge', addEnv(), bridge({ dns })), 7, text), bridge);
     });
 
-    // KNOWN BUG (reported; plugins/bridge/config.ts IFNAME_RE counts characters, IFNAMSIZ bytes).
-    it.fails('KNOWN BUG: a bridge name of 16 bytes in 8 characters is code 7 naming bridge', () => {
+    // IFNAME_RE counts characters; the kernel's IFNAMSIZ (16 with the NUL) counts bytes.
+    it('a bridge name of 16 bytes in 8 characters is code 7 naming bridge', () => {
       withCleanup(() => expectRefused(runPlugin(node, 'bridge', addEnv(), bridge({ bridge: 'ü'.repeat(8) })), 7, 'bridge'), bridge);
     });
   });

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { masqChainName, setupIpMasq, teardownIpMasq } from '../../lib/masq';
+import { masqChainName, masqComment, setupIpMasq, splitSaveLine, teardownIpMasq } from '../../lib/masq';
 import { inNetns, openNetns } from '../../lib/netns';
 import { CniError, Code } from '../../lib/cni/errors';
 
@@ -149,6 +149,26 @@ describe.skipIf(!isRoot).each(flavours)('ipMasq with $name (root, throwaway netn
     expect(nat(4)).toEqual(onlyB);
     inNs(() => teardownIpMasq({ ...b, ips: [] }));
     expect(nat(4)).toEqual(['-A POSTROUTING -o eth9 -j MASQUERADE']);
+  });
+
+  it('a container ID that pushes the comment past 255 bytes: setup, re-setup and teardown all work', () => {
+    const long = { network: 'mynet', containerId: `ctr-${'x'.repeat(400)}`, ips: ['10.244.1.2/24', 'fd00:10:244:1::2/64'] };
+    const chain = masqChainName(long.network, long.containerId);
+    inNs(() => setupIpMasq(long));
+    const cut = masqComment(long.network, long.containerId);
+    expect(Buffer.byteLength(cut)).toBe(255);
+    for (const family of [4, 6] as const) {
+      const rules = nat(family).filter((l) => l.startsWith('-A '));
+      expect(rules).toHaveLength(3);
+      // What iptables stored is exactly the comment we pass (so -C and -D match it).
+      for (const l of rules) expect(splitSaveLine(l)[splitSaveLine(l).indexOf('--comment') + 1]).toBe(cut);
+      expect(nat(family)).toContain(`-N ${chain}`);
+    }
+    inNs(() => setupIpMasq(long));
+    expect(nat(4).filter((l) => l.startsWith('-A '))).toHaveLength(3);
+    inNs(() => teardownIpMasq(long));
+    expect(nat(4)).toEqual([]);
+    expect(nat(6)).toEqual([]);
   });
 
   it('puts a second same-family subnet ACCEPT before the MASQUERADE', () => {

@@ -6,6 +6,7 @@ import {
   classifyFailure,
   findExecutable,
   goQuote,
+  IPT_COMMENT_MAX,
   jumpsToChain,
   masqChainName,
   masqComment,
@@ -47,6 +48,55 @@ describe('masqComment / goQuote', () => {
     expect(goQuote('a"b\\c')).toBe('"a\\"b\\\\c"');
     expect(goQuote('t\tn\n\x01\x7f')).toBe('"t\\tn\\n\\x01\\x7f"');
     expect(goQuote('é')).toBe('"é"');
+  });
+});
+
+describe('masqComment length (iptables keeps at most 255 bytes of a comment)', () => {
+  const full = (net: string, id: string) => `name: ${goQuote(net)} id: ${goQuote(id)}`;
+  const bytes = (x: string) => Buffer.byteLength(x, 'utf8');
+
+  it('is the exact reference comment whenever it fits, 255 bytes included', () => {
+    const containerd = 'f'.repeat(64);
+    expect(masqComment('cbr0', containerd)).toBe(`name: "cbr0" id: "${containerd}"`);
+    // `name: "n" id: ""` is 16 bytes: an id of 239 makes exactly 255.
+    const id = 'c'.repeat(239);
+    expect(bytes(full('n', id))).toBe(IPT_COMMENT_MAX);
+    expect(masqComment('n', id)).toBe(full('n', id));
+  });
+
+  it('past 255 bytes keeps the first 255, as iptables itself would store it', () => {
+    for (const id of ['c'.repeat(236), 'c'.repeat(300), `${'a'.repeat(100)}-${'b'.repeat(5000)}`]) {
+      const c = masqComment('mynet', id);
+      expect(bytes(c)).toBe(IPT_COMMENT_MAX);
+      expect(c).toBe(full('mynet', id).slice(0, IPT_COMMENT_MAX));
+      expect(masqComment('mynet', id)).toBe(c); // ADD and DEL build the same argv
+    }
+    // A 255-byte network name (allowed) with any id.
+    expect(bytes(masqComment('n'.repeat(255), 'ctr-1'))).toBe(IPT_COMMENT_MAX);
+  });
+
+  it('never cuts inside a UTF-8 character', () => {
+    // The "ééé" (2 bytes each) straddles byte 255 for pads 243..248.
+    for (let pad = 240; pad <= 250; pad++) {
+      const c = masqComment(`${'n'.repeat(pad)}ééé`, 'id');
+      expect(bytes(c)).toBeLessThanOrEqual(IPT_COMMENT_MAX);
+      expect(bytes(c)).toBeGreaterThanOrEqual(IPT_COMMENT_MAX - 1);
+      expect(c).not.toContain('\uFFFD');
+      expect(full(`${'n'.repeat(pad)}ééé`, 'id').startsWith(c)).toBe(true);
+    }
+  });
+
+  it('uniqueness does not depend on it: two long ids sharing the cut comment get different chains', () => {
+    const a = `${'x'.repeat(300)}-a`;
+    const b = `${'x'.repeat(300)}-b`;
+    expect(masqComment('mynet', a)).toBe(masqComment('mynet', b));
+    expect(masqChainName('mynet', a)).not.toBe(masqChainName('mynet', b));
+    // Every rule carries the cut comment, so setup and teardown use one argv.
+    for (const plan of planMasq('mynet', a, addrs('10.244.1.5/24'))) {
+      for (const rule of [...plan.chainRules, ...plan.jumps, ...plan.oldJumps]) {
+        expect(rule.spec[rule.spec.indexOf('--comment') + 1]).toBe(masqComment('mynet', a));
+      }
+    }
   });
 });
 

@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CniError, Code } from '../../../lib/cni/errors';
 import { dispatch, type Outcome, type PluginSpec } from '../../../lib/cni/skel';
 import type { CmdArgs, Result } from '../../../lib/cni/types';
@@ -178,6 +182,38 @@ describe('required environment', () => {
   it.each([undefined, ''])('DEL without CNI_NETNS (%j) is accepted', async (netns) => {
     const args = expectSilentSuccess(await run('DEL', conf(), { CNI_NETNS: netns }), 'DEL');
     expect(args.netns).toBe('');
+  });
+
+  describe('a CNI_NETNS that is not a network namespace', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skel-netns-'));
+    const fifo = path.join(dir, 'fifo');
+    const file = path.join(dir, 'file');
+    spawnSync('mkfifo', [fifo]);
+    fs.writeFileSync(file, '');
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const cases = [
+      [fifo, 'it is a FIFO'],
+      [file, 'not a network namespace file'],
+      [dir, 'it is a directory'],
+      ['/dev/null', 'it is a character device'],
+    ] as const;
+
+    // A FIFO used to block the open forever; O_NONBLOCK and the type check make it code 4 at once.
+    it.each(cases)('ADD and CHECK refuse %s with code 4 naming CNI_NETNS, before the handler runs', async (netns, why) => {
+      for (const verb of ['ADD', 'CHECK']) {
+        const stdin = verb === 'CHECK' ? conf({ prevResult: { cniVersion: '1.1.0' } }) : conf();
+        const e = expectError(await run(verb, stdin, { CNI_NETNS: netns }), Code.InvalidEnv, `CNI_NETNS "${netns}" is not a network namespace`);
+        expect(e.msg).toContain(why);
+      }
+    });
+
+    it.each(cases)('DEL with %s still reaches the handler (it must release what lives outside the netns)', async (netns) => {
+      expect(expectSilentSuccess(await run('DEL', conf(), { CNI_NETNS: netns }), 'DEL').netns).toBe(netns);
+    });
+
+    it('a missing netns is left to the handler (it says "does not exist" itself)', async () => {
+      expect((await run('ADD', conf(), { CNI_NETNS: path.join(dir, 'missing') })).exitCode).toBe(0);
+    });
   });
 
   it('refuses the plugin own netns on ADD unless overridden', async () => {

@@ -140,6 +140,13 @@ describe('ADD', () => {
     expect(fs.existsSync(dataDir)).toBe(false);
   });
 
+  it.each(['', '..', '../bridge', '/bin/sh'])('delegate.type %j is code 7 naming delegate.type before anything is saved', async (type) => {
+    const out = await run('ADD', conf({ delegate: { type } }));
+    expect(errorOf(out)).toMatchObject({ code: 7, msg: expect.stringContaining('"delegate.type"') });
+    expect(recorded()).toEqual([]);
+    expect(fs.existsSync(scratch())).toBe(false);
+  });
+
   it('a refused delegate.name is code 7 before anything happens', async () => {
     const out = await run('ADD', conf({ delegate: { name: 'x' } }));
     expect(errorOf(out)).toMatchObject({ code: 7, msg: "'delegate' dictionary must not have 'name' field, it'll be set by flannel" });
@@ -197,6 +204,17 @@ describe('DEL', () => {
   it('with a torn (empty) saved config: rebuilds, delegates, and removes the useless file', async () => {
     fs.mkdirSync(dataDir, { recursive: true });
     fs.writeFileSync(scratch(), '');
+    expect((await run('DEL', conf())).exitCode).toBe(0);
+    expect(recorded().map((x) => [x.verb, x.stdin])).toEqual([['DEL', REF_B]]);
+    expect(fs.existsSync(scratch())).toBe(false);
+  });
+
+  // Same rule as ADD's parse: a saved delegate type that is not a plain file name is
+  // unusable, so DEL rebuilds from the current config instead of failing in findInPath forever.
+  it('with a saved config whose delegate type is a path: rebuilds, delegates, and removes the file', async () => {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(scratch(), REF_B.replace('"type":"bridge"', '"type":"../bin/bridge"'));
+    expect(fs.readFileSync(scratch(), 'utf8')).toContain('"type":"../bin/bridge"');
     expect((await run('DEL', conf())).exitCode).toBe(0);
     expect(recorded().map((x) => [x.verb, x.stdin])).toEqual([['DEL', REF_B]]);
     expect(fs.existsSync(scratch())).toBe(false);

@@ -88,8 +88,6 @@ describe('parseFlannelConf / buildDelegateConf', () => {
         fc.oneof(hostileJson, nastyString),
         envArb,
         (path, v, env) => {
-          // A delegate type that is not a plain file name: see the KNOWN BUG case below.
-          if (path.join('.') === 'delegate.type' && typeof v === 'string' && !PLAIN_NAME.test(v)) return;
           const r = outcome(() => {
             const conf = parseFlannelConf(raw(setAt(BASE, path, v as Json)));
             return { conf, d: buildDelegateConf(conf, env) };
@@ -99,6 +97,8 @@ describe('parseFlannelConf / buildDelegateConf', () => {
             return;
           }
           const { conf, d } = r.value;
+          // Only a plain file name is ever saved as the delegate type.
+          expect(d.type).toMatch(PLAIN_NAME);
           const parsed = JSON.parse(d.bytes.toString('utf8'));
           expect(canon(parsed)).toEqual(canon(d.config));
           expect(parsed.name).toBe(conf.name);
@@ -139,15 +139,18 @@ describe('parseFlannelConf / buildDelegateConf', () => {
     );
   });
 
-  // BUG (reported, plugins/flannel/delegate.ts is not ours to edit): delegate.type "" or one
-  // with a "/" passes parseFlannelConf; ADD then saves a scratch file that DEL cannot use
-  // ("it has no delegate type") and only findInPath refuses the name. Remove `.fails` when fixed.
-  it.fails('KNOWN BUG: a delegate type that is not a plain file name is code 7 before anything is saved', () => {
-    for (const type of ['', '/bin/sh', '../bridge', '..', 'a\\b']) {
+  // delegate.type "" or one with a "/" used to pass here; ADD then saved a scratch file
+  // that DEL could not use, and only findInPath refused the name.
+  it('a delegate type that is not a plain file name is code 7 naming it before anything is saved', () => {
+    for (const type of ['', '/bin/sh', '../bridge', '..', '.', 'a\\b', 'br\u0000idge']) {
       const e = failure(() => parseFlannelConf(raw({ ...BASE, delegate: { type } } as Json)));
       expect(e.code).toBe(Code.InvalidConfig);
-      expect(e.message).toContain('type');
+      expect(e.message).toContain('delegate.type');
+      expect(e.message).toContain('invalid plugin type');
     }
+    // A saved config with such a type is unusable (DEL then rebuilds it), by the same rule.
+    for (const type of ['../bridge', '/bin/sh', '..']) expect(() => parseSavedConf(Buffer.from(JSON.stringify({ type })))).toThrow(/plain file name/);
+    expect(parseFlannelConf(raw({ ...BASE, delegate: { type: 'bridge..x' } } as Json)).delegate.type).toBe('bridge..x');
   });
 
   it('a delegate nested to the dispatcher limit renders without blowing the stack', () => {
