@@ -7,10 +7,8 @@
 // started by spawnSync inherits the calling thread's netns. iptables always gets
 // `-w` so parallel ADDs for different pods queue on the xtables lock instead of
 // failing with "Another app is currently holding the xtables lock".
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import type { Family } from './ip';
+import { FALLBACK_DIRS, findExecutable, runTool } from './exec';
 import { CniError, Code } from './cni/errors';
 import { log } from './log';
 import {
@@ -22,7 +20,6 @@ import {
   masqChainName,
   parseMasqAddr,
   planMasq,
-  renderCommand,
   ruleArgs,
   staleMasqChains,
   type Failure,
@@ -39,24 +36,7 @@ export interface MasqOptions {
   ips: string[];
 }
 
-// kubelet/containerd exec plugins with their own PATH, which on some distros lacks
-// the sbin directories where iptables lives; look there too before giving up.
-const FALLBACK_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin', '/usr/bin', '/bin'];
-
-/** First executable `name` in PATH, then in the usual sbin directories. */
-export function findExecutable(name: string, pathEnv: string | undefined, fallback: readonly string[] = FALLBACK_DIRS): string | undefined {
-  const dirs = [...(pathEnv ?? '').split(':').filter((d) => path.isAbsolute(d)), ...fallback];
-  for (const dir of dirs) {
-    const p = path.join(dir, name);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      if (fs.statSync(p).isFile()) return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
+export { findExecutable, renderCommand } from './exec';
 
 export function missingBinaryError(name: string): CniError {
   return new CniError(
@@ -102,32 +82,13 @@ class Iptables {
   }
 
   run(args: string[]): RunResult {
-    const argv = ['-w', ...args];
-    const command = renderCommand(this.name, argv);
-    log.debug(`masq: ${command}`);
-    const r = spawnSync(this.file, argv, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: RUN_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-      // a node with thousands of pods has a long POSTROUTING listing
-      maxBuffer: 64 * 1024 * 1024,
+    const r = runTool(this.file, this.name, ['-w', ...args], {
+      timeoutMs: RUN_TIMEOUT_MS,
+      dropLine: (l) => l.startsWith('Try `'), // iptables' usage footer
     });
-    if (r.error) {
-      if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') throw missingBinaryError(this.name);
-      const why = (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT'
-        ? `timed out after ${RUN_TIMEOUT_MS / 1000} s (is something holding the xtables lock?)`
-        : r.error.message;
-      return { ok: false, failure: 'other', stdout: '', stderr: why, command };
-    }
-    const stderr = (r.stderr ?? '')
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l !== '' && !l.startsWith('Try `'))
-      .join(' ');
-    if (r.status === 0) return { ok: true, failure: 'other', stdout: r.stdout ?? '', stderr, command };
-    const shown = stderr || (r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`);
-    return { ok: false, failure: classifyFailure(stderr), stdout: r.stdout ?? '', stderr: shown, command };
+    if (r.spawnError === 'ENOENT') throw missingBinaryError(this.name);
+    if (r.spawnError === 'ETIMEDOUT') r.stderr += ' (is something holding the xtables lock?)';
+    return { ...r, failure: r.ok || r.spawnError ? 'other' : classifyFailure(r.stderr) };
   }
 }
 

@@ -282,6 +282,24 @@ export function readStdinSync(): Buffer {
   return Buffer.concat(chunks);
 }
 
+/**
+ * Write all of `text`, looping over partial writes and EAGAIN (a runtime may hand us
+ * a non-blocking pipe; a single write can then take less than everything, and under
+ * load the pipe can be momentarily full). False when the fd is unusable.
+ */
+export function writeAll(fd: number, text: string): boolean {
+  const buf = Buffer.from(text);
+  for (let off = 0, spins = 0; off < buf.length; ) {
+    try {
+      off += fs.writeSync(fd, buf, off, buf.length - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++spins > 5000) return false;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+  return true;
+}
+
 /** Entry point of an executable: run, print, exit. */
 export async function runPlugin(spec: PluginSpec): Promise<void> {
   mark('modules loaded');
@@ -294,8 +312,10 @@ export async function runPlugin(spec: PluginSpec): Promise<void> {
   } catch (err) {
     outcome = { stdout: JSON.stringify(new CniError(Code.Internal, errorText(err)).toJSON()) + '\n', stderr: '', exitCode: 1 };
   }
-  if (outcome.stderr) fs.writeSync(2, outcome.stderr);
-  if (outcome.stdout) fs.writeSync(1, outcome.stdout);
+  writeAll(2, outcome.stderr);
+  // If stdout cannot be written the runtime would read success from exit 0 with no
+  // result: fail instead.
+  if (!writeAll(1, outcome.stdout) && outcome.exitCode === 0) outcome.exitCode = 1;
   // Exit now: a stray handle (an unreferenced socket, a timer) must not keep the runtime waiting.
   process.exit(outcome.exitCode);
 }

@@ -229,12 +229,6 @@ export function classifyFailure(stderr: string): Failure {
   return 'other';
 }
 
-/** A command line an operator can paste into a shell to reproduce the failure. */
-export function renderCommand(bin: string, args: readonly string[]): string {
-  const q = (a: string): string => (/^[A-Za-z0-9_\-./:=,@%+!]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  return [bin, ...args].map(q).join(' ');
-}
-
 // ---- GC (CNI 1.1): find the chains of attachments that are no longer valid ----
 
 /**

@@ -6,7 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { CniError, Code, errorText } from '../cni/errors';
 import { log } from '../log';
-import { findExecutable, setupIpMasq, teardownIpMasq } from '../masq';
+import { findExecutable } from '../exec';
+import { setupIpMasq, teardownIpMasq } from '../masq';
 import { setupNftMasq, teardownNftMasq } from './masq';
 import { nftUsable } from './run';
 

@@ -4,10 +4,8 @@
 // passed as one argv element (nft parses it like a file), so it is one kernel
 // transaction, all or nothing. Not `nft -f -`: nft opens /dev/stdin by path, which
 // fails with ENXIO when stdin is the socket spawnSync gives a child.
-import { spawnSync } from 'node:child_process';
 import { CniError, Code } from '../cni/errors';
-import { log } from '../log';
-import { findExecutable, renderCommand } from '../masq';
+import { findExecutable, runTool } from '../exec';
 
 const RUN_TIMEOUT_MS = 60_000;
 
@@ -33,30 +31,9 @@ export function missingNftError(feature: string): CniError {
 
 /** Run nft with `args`. Never throws for a non-zero exit. */
 export function runNft(file: string, args: string[]): NftRun {
-  const command = renderCommand('nft', args);
-  log.debug(`nft: ${command}`);
-  const r = spawnSync(file, args, {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: RUN_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (r.error) {
-    const code = (r.error as NodeJS.ErrnoException).code;
-    const why = code === 'ETIMEDOUT' ? `timed out after ${RUN_TIMEOUT_MS / 1000} s` : r.error.message;
-    return { ok: false, missing: false, stdout: '', stderr: why, command };
-  }
   // nft repeats the offending input line with ^^^ markers; the first line says it all.
-  const stderr = (r.stderr ?? '').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^\^+$/.test(l)).join(' ');
-  const ok = r.status === 0;
-  return {
-    ok,
-    missing: !ok && /No such file or directory/.test(stderr),
-    stdout: r.stdout ?? '',
-    stderr: ok ? stderr : stderr || (r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`),
-    command,
-  };
+  const r = runTool(file, 'nft', args, { timeoutMs: RUN_TIMEOUT_MS, dropLine: (l) => /^\^+$/.test(l) });
+  return { ok: r.ok, missing: !r.ok && /No such file or directory/.test(r.stderr), stdout: r.stdout, stderr: r.stderr, command: r.command };
 }
 
 export interface Nft {

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, builds, isRoot, runPlugin, tempDir, uniqueName } from '../helpers/ns';
 
 const CYCLES = Number(process.env.SOAK_CYCLES ?? 25);
+// Each cycle is four plugin calls; the full run (200 cycles) takes minutes.
+const TIMEOUT_MS = 60_000 + CYCLES * 2_000;
 
 describe.skipIf(!isRoot).each(builds)('SIGKILL during ADD, then DEL and ADD again (%s)', (dir) => {
   let node: Netns;
@@ -100,5 +102,5 @@ describe.skipIf(!isRoot).each(builds)('SIGKILL during ADD, then DEL and ADD agai
     console.log(`fault injection (${path.basename(dir)}): ${CYCLES} cycles, ${kills} kills, ${leaks.length} leaks found`);
     expect(leaks).toEqual([]);
     expect(kills).toBeGreaterThan(0);
-  });
+  }, TIMEOUT_MS);
 });

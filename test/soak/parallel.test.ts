@@ -11,6 +11,7 @@ import { Netns, builds, isRoot, tempDir, uniqueName } from '../helpers/ns';
 
 const N = Number(process.env.SOAK_PARALLEL ?? 16);
 const ROUNDS = Number(process.env.SOAK_ROUNDS ?? 2);
+const TIMEOUT_MS = 60_000 + N * ROUNDS * 500;
 const REF = '/usr/lib/cni';
 
 interface Run {
@@ -24,7 +25,8 @@ function runAsync(node: Netns, file: string, env: Record<string, string>, stdin:
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stdin.end(JSON.stringify(stdin));
-    child.on('exit', (code) => resolve({ status: code ?? -1, stdout: out }));
+    // 'close', not 'exit': the exit can be seen before the last of stdout is read.
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout: out }));
   });
 }
 
@@ -66,6 +68,7 @@ describe.skipIf(!isRoot).each(builds)('parallel pods (%s)', (dir) => {
     const fileOf = (i: number) => (useRefFor(i) ? path.join(REF, 'bridge') : path.join(dir, 'bridge'));
     const adds = await Promise.all(pods.map((_, i) => runAsync(node, fileOf(i), envOf('ADD', i), { ...conf(), cniVersion: useRefFor(i) ? '0.4.0' : '1.0.0' })));
     adds.forEach((r, i) => expect(r.status, `ADD par${i}: ${r.stdout}`).toBe(0));
+    adds.forEach((r, i) => expect(r.stdout, `ADD par${i} (${useRefFor(i) ? "reference" : "ours"}) printed no result`).not.toBe(""));
     const ips = adds.map((r) => JSON.parse(r.stdout).ips[0].address as string);
     expect(new Set(ips).size, `IPs handed out: ${ips.join(' ')}`).toBe(N);
     expect(files()).toHaveLength(N);
@@ -85,9 +88,9 @@ describe.skipIf(!isRoot).each(builds)('parallel pods (%s)', (dir) => {
       mac ??= now;
       expect(now).toBe(mac);
     }
-  });
+  }, TIMEOUT_MS);
 
   it.skipIf(!fs.existsSync(path.join(REF, 'host-local')))('half of them through the reference bridge + host-local on the same store', async () => {
     for (let r = 0; r < ROUNDS; r++) await round((i) => i % 2 === 1);
-  });
+  }, TIMEOUT_MS);
 });
