@@ -1,24 +1,41 @@
-// Opt-in timing trace (CNI_TRACE=1): where each millisecond of a call goes, printed
-// to stderr when the process ends. Off, it costs one env lookup per mark.
+// Timing of a call's phases. Two consumers: the opt-in trace (CNI_TRACE=1), printed
+// to stderr when the process ends, and the call log (lib/calllog.ts), which records
+// each step's duration. With neither on, a mark costs one boolean test.
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-const enabled = process.env.CNI_TRACE === '1';
+const traceOn = process.env.CNI_TRACE === '1';
+let recording = traceOn;
 const spans = new Map<string, { ms: number; count: number }>();
-let lastMark = 0;
-const marks: string[] = [];
+const marks: { label: string; at: number }[] = [];
+
+/** Start keeping marks (the call log asks for it once it knows it will write). */
+export function startRecording(): void {
+  recording = true;
+}
+
+export const now = (): number => performance.now();
 
 /** A point in time since process start, e.g. "config parsed". */
 export function mark(label: string): void {
-  if (!enabled) return;
-  const now = performance.now();
-  marks.push(`${now.toFixed(1).padStart(7)} ms  +${(now - lastMark).toFixed(1).padStart(6)}  ${label}`);
-  lastMark = now;
+  if (recording) marks.push({ label, at: performance.now() });
+}
+
+/** The steps marked since `t0`, each with the milliseconds since the step before. */
+export function stepsSince(t0: number): { step: string; ms: number }[] {
+  let last = t0;
+  return marks
+    .filter((m) => m.at >= t0)
+    .map((m) => {
+      const ms = Math.round((m.at - last) * 10) / 10;
+      last = m.at;
+      return { step: m.label, ms };
+    });
 }
 
 /** Time a unit of work and add it to the total of `kind` (e.g. every netlink request). */
 export function timed<T>(kind: string, fn: () => T): T {
-  if (!enabled) return fn();
+  if (!traceOn) return fn();
   const t = performance.now();
   try {
     return fn();
@@ -30,9 +47,15 @@ export function timed<T>(kind: string, fn: () => T): T {
   }
 }
 
-if (enabled) {
+if (traceOn) {
   process.on('exit', () => {
-    const lines = [...marks, ...[...spans].map(([k, s]) => `  total ${k}: ${s.ms.toFixed(1)} ms in ${s.count} call(s)`)];
+    let last = 0;
+    const lines = marks.map((m) => {
+      const line = `${m.at.toFixed(1).padStart(7)} ms  +${(m.at - last).toFixed(1).padStart(6)}  ${m.label}`;
+      last = m.at;
+      return line;
+    });
+    for (const [k, s] of spans) lines.push(`  total ${k}: ${s.ms.toFixed(1)} ms in ${s.count} call(s)`);
     try {
       fs.writeSync(2, `trace (pid ${process.pid}, since process start):\n${lines.join('\n')}\n`);
     } catch {

@@ -3,9 +3,10 @@
 // same codes: env (4) → stdin (5/6) → name/type (7) → version (6/1) → verb gates (1).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CniError, Code, errorText } from './errors';
+import { CniError, Code, errorText, type CniErrorJson } from './errors';
 import { selfPath } from '../runtime';
-import { mark } from '../trace';
+import { mark, now, startRecording } from '../trace';
+import { callLogFile, writeCallLog } from '../calllog';
 import { netnsProblem } from '../netns';
 import type { CmdArgs, NetConf, Result, Verb } from './types';
 import { SUPPORTED_VERSIONS, convertResult, parseVersion, versionAtLeast } from './version';
@@ -148,6 +149,45 @@ function versionOutput(stdin: Buffer | undefined): string {
 
 /** The whole protocol as a function: env + stdin in, stdout/exit code out. */
 export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin: () => Buffer): Promise<Outcome> {
+  const t0 = now();
+  const seen: Seen = {};
+  const outcome = await dispatchCall(spec, env, readStdin, seen);
+  const file = seen.conf ? callLogFile(seen.conf, env) : env.CNI_COMMAND && env.CNI_COMMAND !== 'VERSION' ? callLogFile(undefined, env) : undefined;
+  if (file) {
+    let error: CniErrorJson | undefined;
+    if (outcome.exitCode !== 0) {
+      try {
+        error = JSON.parse(outcome.stdout) as CniErrorJson;
+      } catch {
+        error = { code: Code.Internal, msg: outcome.stdout.trim() };
+      }
+    }
+    writeCallLog(
+      file,
+      {
+        plugin: typeof seen.conf?.type === 'string' ? seen.conf.type : 'unknown',
+        verb: env.CNI_COMMAND ?? '',
+        network: seen.conf?.name,
+        cniVersion: seen.conf?.cniVersion,
+        containerId: env.CNI_CONTAINERID || undefined,
+        ifName: env.CNI_IFNAME || undefined,
+        netns: env.CNI_NETNS || undefined,
+        ips: seen.result?.ips?.map((ip) => ip.address),
+        error,
+      },
+      t0,
+    );
+  }
+  return outcome;
+}
+
+/** What a call got as far as knowing, for the call log. */
+interface Seen {
+  conf?: NetConf;
+  result?: Result;
+}
+
+async function dispatchCall(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin: () => Buffer, seen: Seen): Promise<Outcome> {
   const command = env.CNI_COMMAND;
   if (command === undefined || command === '') {
     // A person gets the about text; a runtime (reading stdout) gets a proper code-4 error.
@@ -185,6 +225,8 @@ export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStd
       throw new CniError(Code.IOFailure, `failed to read the config from stdin: ${safeText(err)}`);
     }
     const conf = parseConf(stdin, verb);
+    seen.conf = conf;
+    if (callLogFile(conf, env)) startRecording();
     mark(`${command}: config parsed`);
     cniVersion = conf.cniVersion;
     if (!verb) throw new CniError(Code.InvalidEnv, `unknown CNI_COMMAND: ${command}`);
@@ -210,6 +252,7 @@ export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStd
     };
     if (verb === 'ADD') {
       const result = await spec.add(args);
+      seen.result = result;
       mark('ADD: handler done');
       return { stdout: JSON.stringify(convertResult(result, conf.cniVersion), null, 2) + '\n', stderr: '', exitCode: 0 };
     }

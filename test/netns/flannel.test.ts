@@ -83,6 +83,19 @@ describe.skipIf(!isRoot).each(builds)('flannel on real namespaces (%s)', (dir) =
     expect(node.json('link show type veth')).toEqual([]);
   });
 
+  it('CNI_CALL_LOG: one JSON line per plugin call, flannel and its bridge', () => {
+    const file = path.join(state, 'calls.log');
+    const c = conf('1.0.0');
+    const add = runPlugin(node, 'flannel', { ...env('ADD'), extra: { CNI_CALL_LOG: file } }, c);
+    expect(add.status, add.stdout).toBe(0);
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => `${l.plugin} ${l.verb} ${l.result}`).sort()).toEqual(['bridge ADD ok', 'flannel ADD ok']);
+    const br = lines.find((l) => l.plugin === 'bridge');
+    expect(br).toMatchObject({ network: 'cbr0', containerId: 'f1', ifName: 'eth0', ips: ['172.16.99.2/24'] });
+    expect(br.steps.map((s: { step: string }) => s.step)).toContain('ADD: IPAM host-local done');
+    expect(runPlugin(node, 'flannel', env('DEL'), c).status).toBe(0);
+  });
+
   it('STATUS answers 50 without subnet.env and 0 with it', () => {
     const c = conf('1.1.0');
     const ok = runPlugin(node, 'flannel', { command: 'STATUS' }, c);
