@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Code } from '../../../lib/cni/errors';
-import { MAX_JSON_DEPTH, parseConf } from '../../../lib/cni/skel';
+import { MAX_JSON_DEPTH, parseConf } from '../../../lib/cni/conf';
 import { buildDelegateConf, parseFlannelConf, parseSavedConf } from '../../../plugins/flannel/delegate';
 import type { SubnetEnv } from '../../../plugins/flannel/subnet-env';
 import { check, failure, hostileJson, namesField, nastyKey, nastyString, nested, objectOf, outcome, setAt, wrongTypes, type Json } from './arbitraries';

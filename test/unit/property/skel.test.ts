@@ -2,7 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CniError, Code } from '../../../lib/cni/errors';
-import { MAX_JSON_DEPTH, MAX_STDIN, dispatch, jsonDepth, parseConf, type PluginSpec } from '../../../lib/cni/skel';
+import { dispatch, type PluginSpec } from '../../../lib/cni/skel';
+import { MAX_JSON_DEPTH, MAX_STDIN, jsonDepth, parseConf } from '../../../lib/cni/conf';
 import type { CmdArgs, Result } from '../../../lib/cni/types';
 import { SUPPORTED_VERSIONS } from '../../../lib/cni/version';
 import { check, checkAsync, failure, hostileJson, nastyString, nested, outcome, type Json } from './arbitraries';
