@@ -15,19 +15,19 @@ import {
   chainArgs,
   classifyFailure,
   jumpsToChain,
-  listNatArgs,
   listPostroutingArgs,
   masqChainName,
   parseMasqAddr,
   planMasq,
   ruleArgs,
-  staleMasqChains,
   type Failure,
   type MasqAddr,
   type Rule,
 } from './masq/rules';
+import { listNatArgs, staleMasqChains } from './masq/gc-rules';
 
 export * from './masq/rules';
+export * from './masq/gc-rules';
 
 export interface MasqOptions {
   network: string;

@@ -8,7 +8,8 @@ import type { NetConf } from '../../../lib/cni/types';
 import { hostLocalGc, parseOwner, validAttachments } from '../../../lib/ipam/gc';
 import { ipamAdd, ipamCheck, ipamGc } from '../../../lib/ipam/host-local';
 import { LOCK_EX, LOCK_UN, native } from '../../../lib/native';
-import { goQuote, masqChainName, masqComment, parseMasqComment, staleMasqChains } from '../../../lib/masq/rules';
+import { goQuote, masqChainName, masqComment } from '../../../lib/masq/rules';
+import { parseMasqComment, staleMasqChains } from '../../../lib/masq/gc-rules';
 import { cmdArgs, cniError, cniErrorAsync, netConf, tempDirs } from './helpers';
 
 const dirs = tempDirs();
