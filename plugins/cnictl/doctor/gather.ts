@@ -1,0 +1,194 @@
+// The one part of doctor that reads the node: files, the kernel through our own
+// netlink code, sysctls, and `iptables -S` through lib/exec.ts (never a shell, never
+// `ip`). It only reads: no lock is taken and nothing is written or removed, so it is
+// safe while the runtime adds and deletes pods. Each part fails on its own; the
+// snapshot carries the error and diagnose reports it.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CniError, Code, errorText } from '../../../lib/cni/errors';
+import { findExecutable, runTool } from '../../../lib/exec';
+import { formatCidr, tryParseIP } from '../../../lib/ip';
+import { bootTimeMs } from '../../../lib/ipam/boot';
+import { parseOwner } from '../../../lib/ipam/gc';
+import { listNatArgs } from '../../../lib/masq';
+import { listAddrs } from '../../../lib/netlink/addr';
+import { getBridgePort, listLinks } from '../../../lib/netlink/link';
+import { openSocket } from '../../../lib/netlink/socket';
+import { readSysctl } from '../../../lib/sysctl';
+import { listScratch, readScratch } from '../../flannel/scratch';
+import { readSubnetEnv } from '../../flannel/subnet-env';
+import { DEFAULTS, resolveInputs } from './args';
+import { loadNetConf } from './conflist';
+import type { Inputs, Links, MasqListing, NetConfState, ReservationFile, ScratchFile, Snapshot, SubnetEnvState } from './snapshot';
+
+const FLANNEL_VXLAN = 'flannel.1';
+const IPTABLES_TIMEOUT_MS = 30_000;
+
+function readSubnet(file: string): SubnetEnvState {
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    return { state: 'invalid', kind: 'unreadable', message: `cannot read ${file}: ${errorText(err)}` };
+  }
+  try {
+    return { state: 'ok', env: readSubnetEnv(file) };
+  } catch (err) {
+    // readSubnetEnv: missing keys are "try again later" (11), bad values "invalid config" (7)
+    const kind = err instanceof CniError && err.code === Code.TryAgainLater ? 'incomplete' : 'malformed';
+    return { state: 'invalid', kind, message: errorText(err) };
+  }
+}
+
+async function readLinks(bridgeName: string): Promise<Links> {
+  const nl = openSocket();
+  try {
+    const all = await listLinks(nl);
+    const br = all.find((l) => l.name === bridgeName);
+    const info = (l: (typeof all)[number]) => ({ name: l.name, index: l.index, kind: l.kind, mtu: l.mtu, up: l.up });
+    const out: Links = { ports: [] };
+    const vx = all.find((l) => l.name === FLANNEL_VXLAN);
+    if (vx) out.flannel1 = info(vx);
+    if (!br) return out;
+    const addrs = (await listAddrs(nl, { index: br.index })).filter((a) => a.scope === 0).map(formatCidr);
+    out.bridge = { ...info(br), addrs };
+    for (const l of all.filter((x) => x.master === br.index && br.kind === 'bridge')) {
+      const port = await getBridgePort(nl, l.index);
+      out.ports.push({ ...info(l), hairpin: port?.hairpin, pod: l.kind === 'veth' && l.linkNetnsId !== undefined });
+    }
+    return out;
+  } finally {
+    nl.close();
+  }
+}
+
+function trySysctl(key: string): string | undefined {
+  try {
+    return readSysctl(key);
+  } catch {
+    return undefined;
+  }
+}
+
+// 4 KiB is far beyond "<id>\r\n<ifname>"; never follow a link or wait on a FIFO.
+function readSmall(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(4096);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    return n === buf.length ? '' : buf.subarray(0, n).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Every reservation file of the network (regular files named by an address); undefined without the directory. */
+function readReservations(dir: string): ReservationFile[] | undefined {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const out: ReservationFile[] = [];
+  for (const name of names.sort()) {
+    const ip = tryParseIP(name);
+    if (!ip) continue; // lock, last_reserved_ip.*, temp files
+    const file = path.join(dir, name);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(file);
+    } catch {
+      continue; // released meanwhile
+    }
+    if (!st.isFile()) continue;
+    let content = '';
+    try {
+      content = readSmall(file).trim();
+    } catch {
+      // unreadable: reported as having no recognisable owner
+    }
+    out.push({ name, path: file, family: ip.family, owner: parseOwner(content), mtimeMs: st.mtimeMs });
+  }
+  return out;
+}
+
+function readScratchFiles(dir: string): { files: ScratchFile[]; temps: string[]; dirExists: boolean } {
+  const listing = listScratch(dir);
+  const files = listing.ids.map((id): ScratchFile => {
+    const f: ScratchFile = { containerId: id, path: path.join(dir, id) };
+    try {
+      const bytes = readScratch(dir, id);
+      if (!bytes) return f;
+      const conf: unknown = JSON.parse(bytes.toString('utf8'));
+      if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) f.corrupt = 'not a JSON object';
+      else if (typeof (conf as { name?: unknown }).name === 'string') f.network = (conf as { name: string }).name;
+    } catch (err) {
+      f.corrupt = bytesHint(err);
+    }
+    return f;
+  });
+  return { files, temps: listing.temps.map((t) => t.name), dirExists: fs.existsSync(dir) };
+}
+
+const bytesHint = (err: unknown): string => (err instanceof SyntaxError ? `not valid JSON (${err.message})` : errorText(err));
+
+function readCache(cacheDir: string): string[] | undefined {
+  try {
+    return fs.readdirSync(path.join(cacheDir, 'results')).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function listMasq(): MasqListing[] {
+  return ([4, 6] as const).map((family): MasqListing => {
+    const tool = family === 4 ? 'iptables' : 'ip6tables';
+    const file = findExecutable(tool, process.env.PATH);
+    if (!file) return { family, tool, error: 'not-installed' };
+    const r = runTool(file, tool, ['-w', ...listNatArgs()], { timeoutMs: IPTABLES_TIMEOUT_MS, dropLine: (l) => l.startsWith('Try `') });
+    return r.ok ? { family, tool, save: r.stdout } : { family, tool, error: `${r.command}: ${r.stderr}` };
+  });
+}
+
+const attempt = <T>(f: () => T): T | { error: string } => {
+  try {
+    return f();
+  } catch (err) {
+    return { error: errorText(err) };
+  }
+};
+
+/** Read everything doctor checks, from the node this process runs in. */
+export async function gather(given: Partial<Inputs>): Promise<Snapshot> {
+  const network = given.network ?? DEFAULTS.network;
+  const confDir = given.confDir ?? DEFAULTS.confDir;
+  const loaded = loadNetConf(confDir, network);
+  const facts = loaded.state === 'ok' ? loaded.facts : undefined;
+  const inputs = resolveInputs(given, facts);
+  const netConf: NetConfState =
+    loaded.state === 'ok'
+      ? { state: 'ok', file: loaded.facts.file, pluginType: loaded.facts.pluginType, hairpinMode: loaded.facts.hairpinMode }
+      : loaded;
+
+  let links: Snapshot['links'];
+  try {
+    links = await readLinks(inputs.bridge);
+  } catch (err) {
+    links = { error: errorText(err) };
+  }
+  return {
+    inputs,
+    subnetEnv: readSubnet(inputs.subnetFile),
+    netConf,
+    links,
+    sysctls: { ipv4Forward: trySysctl('net.ipv4.ip_forward'), ipv6Forward: trySysctl('net.ipv6.conf.all.forwarding') },
+    reservations: attempt(() => readReservations(path.join(inputs.ipamDataDir, inputs.network))),
+    scratch: attempt(() => readScratchFiles(inputs.flannelDataDir)),
+    resultCache: attempt(() => readCache(inputs.cacheDir)),
+    bootTimeMs: bootTimeMs(),
+    masq: listMasq(),
+  };
+}

@@ -1,0 +1,115 @@
+// What `cnictl doctor` knows about a node: everything gather.ts read, as plain data,
+// so diagnose.ts can stay pure and be tested without root. A part that could not be
+// read carries its error instead of its data; diagnose turns that into a finding.
+import type { SubnetEnv } from '../../flannel/subnet-env';
+
+export type Severity = 'error' | 'warning' | 'info';
+
+export interface Finding {
+  severity: Severity;
+  /** short, stable name of the check ("bridge-gateway", "orphan-reservation", ...) */
+  check: string;
+  /** what is wrong, naming the object */
+  detail: string;
+  /** what to do about it */
+  fix: string;
+  /** the object the finding is about (file, link, chain), for scripts */
+  subject?: string;
+}
+
+/** Where doctor looked, after flags > the network's config > defaults. */
+export interface Inputs {
+  subnetFile: string;
+  flannelDataDir: string;
+  ipamDataDir: string;
+  network: string;
+  bridge: string;
+  confDir: string;
+  cacheDir: string;
+}
+
+export type SubnetEnvState =
+  | { state: 'ok'; env: SubnetEnv }
+  | { state: 'missing' }
+  /** the reader's message: keys missing (flanneld still starting), a malformed value, or no read permission */
+  | { state: 'invalid'; message: string; kind: 'incomplete' | 'malformed' | 'unreadable' };
+
+/** The network's config as libcni would load it from confDir. */
+export type NetConfState =
+  | { state: 'ok'; file: string; pluginType: string; hairpinMode: boolean }
+  | { state: 'missing' }
+  /** file: the config file that cannot be loaded; absent when the directory cannot be read */
+  | { state: 'error'; message: string; file?: string };
+
+export interface LinkInfo {
+  name: string;
+  index: number;
+  kind?: string;
+  mtu: number;
+  up: boolean;
+}
+
+export interface PortInfo extends LinkInfo {
+  /** undefined when the kernel gave no bridge-port info */
+  hairpin?: boolean;
+  /** a veth whose peer lives in another netns: a pod's host end (not e.g. the "<bridge>.<vlan>" gateway pair) */
+  pod: boolean;
+}
+
+export interface Links {
+  /** undefined: no link of that name */
+  bridge?: LinkInfo & { addrs: string[] };
+  /** flannel's vxlan device, when present */
+  flannel1?: LinkInfo;
+  /** the bridge's ports (the pods' host veths and anything else enslaved) */
+  ports: PortInfo[];
+}
+
+export interface ReservationFile {
+  /** the file name (an address) */
+  name: string;
+  path: string;
+  family: 4 | 6;
+  /** parsed owner; 'garbage' = empty or unrecognisable content */
+  owner: { kind: 'current'; containerId: string; ifName: string } | { kind: 'legacy'; containerId: string } | { kind: 'garbage' };
+  mtimeMs: number;
+}
+
+export interface ScratchFile {
+  containerId: string;
+  path: string;
+  /** the saved delegate config's `name`, when the file parses */
+  network?: string;
+  /** set when the file does not parse as a JSON object */
+  corrupt?: string;
+}
+
+export interface MasqListing {
+  family: 4 | 6;
+  tool: 'iptables' | 'ip6tables';
+  /** `iptables -t nat -S` output */
+  save?: string;
+  /** why it could not be listed; 'not-installed' when the binary is absent */
+  error?: string;
+}
+
+export interface Snapshot {
+  inputs: Inputs;
+  subnetEnv: SubnetEnvState;
+  netConf: NetConfState;
+  links: Links | { error: string };
+  /** contents of /proc/sys/net/ipv4/ip_forward and .../ipv6/conf/all/forwarding (undefined when unreadable) */
+  sysctls: { ipv4Forward?: string; ipv6Forward?: string };
+  /** files named by an address in <ipamDataDir>/<network> (lock, last_reserved_ip.* ignored); undefined: no such directory */
+  reservations: ReservationFile[] | undefined | { error: string };
+  /** flannel's saved configs (<flannelDataDir>/<containerID>) and leftover temp files */
+  scratch: { files: ScratchFile[]; temps: string[]; dirExists: boolean } | { error: string };
+  /** file names in <cacheDir>/results; undefined when that directory does not exist */
+  resultCache: string[] | undefined | { error: string };
+  /** ms since the epoch, from /proc/stat btime */
+  bootTimeMs?: number;
+  masq: MasqListing[];
+}
+
+export const hasError = <T extends object>(x: T | { error: string } | undefined): x is { error: string } =>
+  typeof x === 'object' && x !== null && 'error' in x && typeof (x as { error: unknown }).error === 'string' && !Array.isArray(x);
