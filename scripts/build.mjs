@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 // `node scripts/build.mjs bridge` builds one plugin (quicker while working on it).
-const plugins = process.argv.length > 2 ? process.argv.slice(2) : ['bridge', 'flannel'];
+// cnictl (plugins/cnictl/main.ts) is the operator's tool shipped beside the plugins, not a plugin.
+const plugins = process.argv.length > 2 ? process.argv.slice(2) : ['bridge', 'flannel', 'cnictl'];
 
 // node-gyp wants the directory holding include/node; derive it from this Node.
 const nodedir = [path.resolve(path.dirname(process.execPath), '..'), '/usr'].find((d) =>

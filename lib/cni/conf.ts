@@ -7,7 +7,7 @@ import { SUPPORTED_VERSIONS, parseVersion } from './version';
 export const MAX_STDIN = 1 << 20;
 /**
  * JSON.parse itself copes with any depth, but everything after it recurses
- * (structuredClone, JSON.stringify, flannel's marshalGo) and would die with a
+ * (structuredClone, JSON.stringify, lib/gojson's marshalGo) and would die with a
  * RangeError (999) half-way through a verb. Real configs are < 10 levels deep.
  */
 export const MAX_JSON_DEPTH = 512;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CniError, Code } from '../../../lib/cni/errors';
-import { buildDelegateConf, marshalGo, parseFlannelConf, parseSavedConf, withKeys } from '../../../plugins/flannel/delegate';
+import { buildDelegateConf, parseFlannelConf, parseSavedConf, withKeys } from '../../../plugins/flannel/delegate';
+import { marshalGo } from '../../../lib/gojson';
 import { parseSubnetEnv } from '../../../plugins/flannel/subnet-env';
 
 const CLASSIC = parseSubnetEnv('FLANNEL_NETWORK=172.16.0.0/16\nFLANNEL_SUBNET=172.16.99.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n', '/x');
