@@ -74,6 +74,8 @@ export function findInPath(type: string, dirs: string[]): string {
 export interface DelegateOptions {
   path: string[];
   env?: NodeJS.ProcessEnv;
+  /** Kill the plugin (SIGKILL) after this long, as a runtime's deadline does. Exec only. */
+  timeoutMs?: number;
 }
 
 /**
@@ -92,17 +94,22 @@ export async function delegate(verb: Verb, type: string, stdin: Buffer | string,
     if (outcome.stderr) process.stderr.write(outcome.stderr);
     return handleOutput(type, verb, outcome.stdout, outcome.exitCode === 0 ? undefined : `exit status ${outcome.exitCode}`, '');
   }
-  let res = spawnSync(file, [], { input: stdin, env, maxBuffer: 16 << 20 });
+  const spawnOpts = { input: stdin, env, maxBuffer: 16 << 20, ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}) };
+  let res = spawnSync(file, [], spawnOpts);
   // A binary being replaced under us (an upgrade copying into /opt/cni/bin) fails with
   // ETXTBSY for a moment; the Go invoke retries the same way.
   for (let i = 0; i < 5 && (res.error as NodeJS.ErrnoException | undefined)?.code === 'ETXTBSY'; i++) {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    res = spawnSync(file, [], { input: stdin, env, maxBuffer: 16 << 20 });
+    res = spawnSync(file, [], spawnOpts);
   }
   if (res.stderr?.length) process.stderr.write(res.stderr);
   // A plugin may exit without reading its stdin (failing early, or not needing it); the
   // broken pipe is then ours, not an error of the plugin, and its own answer still counts.
-  const epipe = (res.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' && (res.status !== null || res.signal !== null);
+  const errCode = (res.error as NodeJS.ErrnoException | undefined)?.code;
+  if (errCode === 'ETIMEDOUT') {
+    throw new CniError(Code.Internal, `plugin "${type}" did not finish ${verb} within ${opts.timeoutMs! / 1000} s and was killed`);
+  }
+  const epipe = errCode === 'EPIPE' && (res.status !== null || res.signal !== null);
   if (res.error && !epipe) throw new CniError(Code.Internal, `failed to run plugin "${file}": ${res.error.message}`);
   const failed = res.status !== 0 ? (res.signal ? `killed by ${res.signal}` : `exit status ${res.status}`) : undefined;
   return handleOutput(type, verb, res.stdout.toString('utf8'), failed, res.stderr.toString('utf8'));

@@ -86,9 +86,9 @@ function writeTemp(dir: string, content: string): string {
   return tmp;
 }
 
-function readSmall(file: string): string {
-  // 4 KiB is far beyond "<id>\r\n<ifname>"; a bigger file is not one of ours.
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+/** A reservation file's content. 4 KiB is far beyond "<id>\r\n<ifname>": a bigger file is not one of ours (''). Never follows a link or waits on a FIFO. */
+export function readSmall(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(4096);
     const n = fs.readSync(fd, buf, 0, buf.length, 0);

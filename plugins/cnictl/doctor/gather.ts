@@ -3,6 +3,7 @@
 // `ip`). It only reads: no lock is taken and nothing is written or removed, so it is
 // safe while the runtime adds and deletes pods. Each part fails on its own; the
 // snapshot carries the error and diagnose reports it.
+import { readSmall } from '../../../lib/ipam/disk-store';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../../../lib/cni/errors';
@@ -70,17 +71,6 @@ function trySysctl(key: string): string | undefined {
   }
 }
 
-// 4 KiB is far beyond "<id>\r\n<ifname>"; never follow a link or wait on a FIFO.
-function readSmall(file: string): string {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  try {
-    const buf = Buffer.alloc(4096);
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    return n === buf.length ? '' : buf.subarray(0, n).toString('utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** Every reservation file of the network (regular files named by an address); undefined without the directory. */
 function readReservations(dir: string): ReservationFile[] | undefined {
