@@ -137,3 +137,14 @@ export function inNetns<T>(ns: NetnsHandle, fn: () => NotPromise<T>): T {
     fs.closeSync(home);
   }
 }
+
+/** Is `path` this process's own network namespace (same nsfs inode)? False when it cannot be read. */
+export function isOwnNetns(path: string): boolean {
+  try {
+    const a = fs.statSync(path);
+    const b = fs.statSync('/proc/self/ns/net');
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
+}

@@ -1,13 +1,13 @@
 // The dispatcher: CNI env and stdin in, exactly one protocol document out.
 // Validation follows the Go skel's order (cni-spec.md §6) so that runtimes see the
 // same codes: env (4) → stdin (5/6) → name/type (7) → version (6/1) → verb gates (1).
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, Code, errorText, type CniErrorJson } from './errors';
 import { selfPath } from '../runtime';
 import { mark, now, startRecording } from '../trace';
+import { log } from '../log';
 import { callLogFile, writeCallLog } from '../calllog';
-import { netnsProblem } from '../netns';
+import { isOwnNetns, netnsProblem } from '../netns';
 import type { CmdArgs, NetConf, Result, Verb } from './types';
 import { SUPPORTED_VERSIONS, convertResult, versionAtLeast } from './version';
 import { parseConf, validateContainerId, validateIfName } from './conf';
@@ -43,15 +43,6 @@ function gate(verb: Verb, version: string): void {
   }
 }
 
-function ownNetns(netnsPath: string): boolean {
-  try {
-    const a = fs.statSync(netnsPath);
-    const b = fs.statSync('/proc/self/ns/net');
-    return a.dev === b.dev && a.ino === b.ino;
-  } catch {
-    return false; // a netns that cannot be opened is the handler's business (DEL must still pass)
-  }
-}
 
 function versionOutput(stdin: Buffer | undefined): string {
   let echo = '1.1.0';
@@ -149,7 +140,7 @@ async function dispatchCall(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin:
     if (!verb) throw new CniError(Code.InvalidEnv, `unknown CNI_COMMAND: ${command}`);
     gate(verb, conf.cniVersion);
     const netns = env.CNI_NETNS ?? '';
-    if ((verb === 'ADD' || verb === 'CHECK') && ownNetns(netns) && !/^(1|true)$/i.test(env.CNI_NETNS_OVERRIDE ?? '')) {
+    if ((verb === 'ADD' || verb === 'CHECK') && isOwnNetns(netns) && !/^(1|true)$/i.test(env.CNI_NETNS_OVERRIDE ?? '')) {
       throw new CniError(Code.InvalidEnv, `CNI_NETNS "${netns}" is the plugin's own network namespace`);
     }
     // A FIFO, a regular file, a directory...: refused before the handler creates anything
@@ -171,7 +162,20 @@ async function dispatchCall(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin:
       const result = await spec.add(args);
       seen.result = result;
       mark('ADD: handler done');
-      return { stdout: JSON.stringify(convertResult(result, conf.cniVersion), null, 2) + '\n', stderr: '', exitCode: 0 };
+      let converted: Record<string, unknown>;
+      try {
+        converted = convertResult(result, conf.cniVersion);
+      } catch (err) {
+        // The attachment exists but cannot be described in this version (a result with
+        // no IP in 0.1.0/0.2.0): an ADD that fails must leave nothing, so undo it here.
+        try {
+          await spec.del(args);
+        } catch (delErr) {
+          log.warn(`undoing the ADD whose result could not be converted failed too: ${safeText(delErr)}`);
+        }
+        throw err;
+      }
+      return { stdout: JSON.stringify(converted, null, 2) + '\n', stderr: '', exitCode: 0 };
     }
     const handlers: Record<Exclude<Verb, 'ADD' | 'VERSION'>, (a: CmdArgs) => Promise<void>> = {
       DEL: (a) => spec.del(a),

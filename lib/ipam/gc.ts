@@ -36,13 +36,14 @@ export interface ValidAttachments {
 /**
  * The attachments GC must keep, or undefined when the config carries no list at all
  * (then GC must do nothing). `cni.dev/valid-attachments` wins over the legacy
- * `cni.dev/attachments` when both are present; JSON null counts as absent, as in Go.
- * An empty array is a real answer: no attachment is valid any more.
+ * `cni.dev/attachments` when both are present. An empty array is a real answer: no
+ * attachment is valid any more; so is JSON null, which is how libcni and go-cni
+ * encode an empty Go slice (a node with no pods left).
  */
 export function validAttachments(conf: NetConf): ValidAttachments | undefined {
-  const key = [VALID_ATTACHMENTS_KEY, LEGACY_ATTACHMENTS_KEY].find((k) => conf[k] !== undefined && conf[k] !== null);
+  const key = [VALID_ATTACHMENTS_KEY, LEGACY_ATTACHMENTS_KEY].find((k) => conf[k] !== undefined);
   if (key === undefined) return undefined;
-  const list = conf[key];
+  const list = conf[key] === null ? [] : conf[key];
   if (!Array.isArray(list)) throw bad(`"${key}" must be an array of {"containerID", "ifname"} objects, got ${JSON.stringify(list)}`);
   const attachments = list.map((a, i): Owner => {
     const where = `"${key}"[${i}]`;

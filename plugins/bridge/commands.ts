@@ -12,17 +12,33 @@ import { applyPodConfig, createVethPair, ensureBridge, ensureBridgeAddrs, ensure
 import { delLink, getLink, getLinkByIndex, setBridgePort, setMaster, setUp } from '../../lib/netlink/link';
 import { listRoutes } from '../../lib/netlink/route';
 import { openSocket, openSocketIn, isErrno, type Nl } from '../../lib/netlink/socket';
-import { openNetns, tryOpenNetns, type NetnsHandle } from '../../lib/netns';
+import { isOwnNetns, openNetns, tryOpenNetns, type NetnsHandle } from '../../lib/netns';
 import { configurePortVlans, listPortVlans, portVlanProblems } from '../../lib/netlink/vlan';
 import { chooseMasqBackend, setupMasq, teardownMasq } from '../../lib/nft/backend';
 import { setupSpoofCheck, spoofCheckProblems, teardownSpoofCheck } from '../../lib/nft/spoofcheck';
 import { log } from '../../lib/log';
-import { parseBridgeConf } from './config';
+import { parseBridgeConf, parseBridgeConfForDel } from './config';
 import { runIpam } from './ipam';
 import { planAttachment } from './plan';
 import { bridgeGc, bridgeStatus } from './lifecycle';
 
 type Undo = () => Promise<void> | void;
+
+/** The pod netns and a netlink socket on each side; whatever was opened is closed again if a later open fails. */
+function openBothSides(netnsPath: string): { ns: NetnsHandle; host: Nl; pod: Nl; close(): void } {
+  const ns = openPodNetns(netnsPath);
+  let host: Nl | undefined;
+  try {
+    host = openSocket();
+    const pod = openSocketIn(ns);
+    const h = host;
+    return { ns, host: h, pod, close: () => (pod.close(), h.close(), ns.close()) };
+  } catch (err) {
+    host?.close();
+    ns.close();
+    throw err;
+  }
+}
 
 function openPodNetns(path: string): NetnsHandle {
   const ns = tryOpenNetns(path);
@@ -35,9 +51,7 @@ async function add(cmd: CmdArgs): Promise<Result> {
   const conf = parseBridgeConf(cmd.conf, cmd.args);
   // Interface mtu is a CNI 1.1 result field; older results look exactly like the reference's.
   const mtuField = (l: { mtu: number }): { mtu?: number } => (versionAtLeast(conf.cniVersion, '1.1.0') ? { mtu: l.mtu } : {});
-  const ns = openPodNetns(cmd.netns);
-  const host = openSocket();
-  const pod = openSocketIn(ns);
+  const { ns, host, pod, close } = openBothSides(cmd.netns);
   const undo: Undo[] = [];
   try {
     const ipam = conf.ipamType ? await runIpam('ADD', conf.ipamType, cmd) : undefined;
@@ -125,9 +139,7 @@ async function add(cmd: CmdArgs): Promise<Result> {
     }
     throw err;
   } finally {
-    pod.close();
-    host.close();
-    ns.close();
+    close();
   }
 }
 
@@ -163,20 +175,26 @@ function prevResultIps(cmd: CmdArgs): string[] {
 }
 
 async function del(cmd: CmdArgs): Promise<void> {
-  const conf = parseBridgeConf(cmd.conf, cmd.args);
-  const errors: string[] = [];
+  const conf = parseBridgeConfForDel(cmd.conf, cmd.args);
+  const errors: CniError[] = [];
   const attempt = async (step: () => unknown): Promise<void> => {
     try {
       await step();
     } catch (err) {
-      errors.push(errorText(err));
+      errors.push(err instanceof CniError ? err : new CniError(Code.Internal, errorText(err)));
     }
   };
   let addrs: string[] = [];
-  try {
-    addrs = await removePodInterface(cmd.netns, cmd.ifName);
-  } catch (err) {
-    errors.push(`failed to remove "${cmd.ifName}" from ${cmd.netns}: ${errorText(err)}`);
+  if (cmd.netns && isOwnNetns(cmd.netns)) {
+    // CNI_NETNS naming the node's own netns would make "the pod's eth0" a host link
+    // (the uplink, for /proc/1/ns/net): never delete it; release the rest as usual.
+    log.warn(`DEL: CNI_NETNS "${cmd.netns}" is this plugin's own network namespace; not removing "${cmd.ifName}" from it`);
+  } else {
+    try {
+      addrs = await removePodInterface(cmd.netns, cmd.ifName);
+    } catch (err) {
+      errors.push(new CniError(Code.Internal, `failed to remove "${cmd.ifName}" from ${cmd.netns}: ${errorText(err)}`));
+    }
   }
   if (conf.ipamType) await attempt(() => runIpam('DEL', conf.ipamType!, cmd));
   // Without a netns the reference skips these two and leaks them (plugins#810). Both
@@ -186,7 +204,9 @@ async function del(cmd: CmdArgs): Promise<void> {
     const ips = addrs.length ? addrs : prevResultIps(cmd);
     await attempt(() => teardownMasq({ network: conf.name, ifName: cmd.ifName, containerId: cmd.containerId, ips }));
   }
-  if (errors.length) throw new CniError(Code.Internal, errors.join('; '));
+  // One failure keeps its own code (e.g. 11 for a busy IPAM lock, so the runtime retries).
+  if (errors.length === 1) throw errors[0];
+  if (errors.length) throw new CniError(Code.Internal, errors.map((e) => e.message).join('; '));
 }
 
 async function check(cmd: CmdArgs): Promise<void> {
@@ -194,9 +214,7 @@ async function check(cmd: CmdArgs): Promise<void> {
   if (conf.ipamType) await runIpam('CHECK', conf.ipamType, cmd);
   if (cmd.conf.prevResult === undefined) throw new CniError(Code.InvalidConfig, 'Required prevResult missing');
   const prev = parseResult(cmd.conf.prevResult, cmd.conf.cniVersion);
-  const ns = openPodNetns(cmd.netns);
-  const host = openSocket();
-  const pod = openSocketIn(ns);
+  const { host, pod, close } = openBothSides(cmd.netns);
   try {
     const br = await getLink(host, conf.bridge);
     if (!br) throw new CniError(Code.Internal, `bridge "${conf.bridge}" does not exist`);
@@ -237,9 +255,7 @@ async function check(cmd: CmdArgs): Promise<void> {
       }
     }
   } finally {
-    pod.close();
-    host.close();
-    ns.close();
+    close();
   }
 }
 

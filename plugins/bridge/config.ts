@@ -220,3 +220,24 @@ export function parseBridgeConf(conf: NetConf, cniArgsText: string): BridgeConf 
     ipMasqBackend: backend ?? undefined,
   };
 }
+
+/**
+ * What DEL needs, read leniently. A config that ADD refused (a bad MAC, MTU, DNS...)
+ * still gets DELs from the runtime, and a DEL that fails on it fails forever and keeps
+ * the pod Terminating; the reference's DEL ignores those fields too.
+ */
+export function parseBridgeConfForDel(conf: NetConf, cniArgsText: string): Pick<BridgeConf, 'name' | 'bridge' | 'ipamType' | 'ipMasq' | 'macSpoofChk'> {
+  try {
+    return parseBridgeConf(conf, cniArgsText);
+  } catch (err) {
+    if (!(err instanceof CniError)) throw err;
+    const ipamType = conf.ipam && typeof conf.ipam === 'object' && typeof conf.ipam.type === 'string' && conf.ipam.type !== '' ? conf.ipam.type : undefined;
+    return {
+      name: conf.name,
+      bridge: typeof conf.bridge === 'string' ? conf.bridge : 'cni0',
+      ipamType,
+      ipMasq: conf.ipMasq === true,
+      macSpoofChk: conf.macspoofchk === true,
+    };
+  }
+}

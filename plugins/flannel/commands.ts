@@ -7,7 +7,8 @@ import type { PluginSpec } from '../../lib/cni/skel';
 import type { CmdArgs, NetConf, Result } from '../../lib/cni/types';
 import { convertResult, parseResult, versionAtLeast } from '../../lib/cni/version';
 import { log } from '../../lib/log';
-import { buildDelegateConf, isObject, type DelegateConf, parseFlannelConf, parsePaths, parseSavedConf, withKeys, type JsonObject, type SavedConf } from './delegate';
+import { validAttachments } from '../../lib/ipam/gc';
+import { buildDelegateConf, type DelegateConf, parseFlannelConf, parsePaths, parseSavedConf, withKeys, type JsonObject, type SavedConf } from './delegate';
 import { listScratch, readScratch, removeScratch, removeTemp, saveScratch, scratchPath } from './scratch';
 import { readSubnetEnv, type SubnetEnv } from './subnet-env';
 
@@ -194,22 +195,10 @@ async function status(cmd: CmdArgs): Promise<void> {
   await delegate('STATUS', d.type, d.bytes, delegateOpts(cmd));
 }
 
-/** Container IDs still attached, or undefined when the runtime sent no list at all. */
+/** Container IDs still attached, or undefined when the runtime sent no list at all (the same reading as host-local's GC). */
 function validContainerIds(conf: NetConf): Set<string> | undefined {
-  const key = VALID_KEY in conf ? VALID_KEY : LEGACY_VALID_KEY in conf ? LEGACY_VALID_KEY : undefined;
-  if (!key) return undefined;
-  const list = conf[key];
-  // libcni encodes an empty Go slice as null.
-  if (list === null) return new Set();
-  if (!Array.isArray(list)) throw new CniError(Code.InvalidConfig, `"${key}" must be an array of attachments`);
-  return new Set(
-    list.map((a, i) => {
-      if (!isObject(a) || typeof a.containerID !== 'string') {
-        throw new CniError(Code.InvalidConfig, `"${key}"[${i}] must be an object with a string "containerID"`);
-      }
-      return a.containerID;
-    }),
-  );
+  const valid = validAttachments(conf);
+  return valid ? new Set(valid.attachments.map((a) => a.containerId)) : undefined;
 }
 
 function throwAll(errors: unknown[], what: string): void {

@@ -248,3 +248,63 @@ describe.skipIf(!isRoot)('bridge with an external IPAM and port flags', () => {
     expect(node.json('link show type veth')).toEqual([]);
   });
 });
+
+describe.skipIf(!isRoot)('bridge DEL never gets stuck, and never harms the node', () => {
+  let node: Netns;
+  let p: Netns;
+  let dataDir: string;
+  const bridge = uniqueName('cnibd');
+  const conf = (extra: Record<string, unknown> = {}, cniVersion = '1.0.0') => ({
+    cniVersion,
+    name: 'delnet',
+    type: 'bridge',
+    bridge,
+    isGateway: true,
+    ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.79.0.0/24' }]] },
+    ...extra,
+  });
+  const env = (command: string, netns = p.path) => ({ command, containerId: 'del1', netns, ifName: 'eth0' });
+  const ipFiles = () => (fs.existsSync(path.join(dataDir, 'delnet')) ? fs.readdirSync(path.join(dataDir, 'delnet')).filter((f) => /^\d/.test(f) && !f.startsWith('last')) : []);
+
+  beforeEach(() => {
+    node = Netns.create('cnit-del-node-');
+    p = Netns.create('cnit-del-pod-');
+    dataDir = tempDir('cnit-del-');
+  });
+  afterEach(() => {
+    p.destroy();
+    node.destroy();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('DEL with a config that ADD would refuse still succeeds and releases (the reference DEL ignores those fields too)', () => {
+    expect(runPlugin(node, 'bridge', env('ADD'), conf()).status).toBe(0);
+    expect(ipFiles()).toHaveLength(1);
+    const broken = conf({ hairpinMode: true, promiscMode: true, mtu: 20, dns: { nameservers: ['not-an-ip'] }, runtimeConfig: { mac: 'zz' } });
+    expect(runPlugin(node, 'bridge', env('ADD'), broken).json.code).toBe(7);
+    const del = runPlugin(node, 'bridge', env('DEL'), broken);
+    expect(del.status, del.stdout).toBe(0);
+    expect(ipFiles()).toEqual([]);
+    expect(node.json('link show type veth')).toEqual([]);
+  });
+
+  it('an ADD whose result cannot be expressed in the config version is undone', () => {
+    // Layer 2 only (no IPAM) in 0.2.0: that result shape has nothing but IPs.
+    const l2 = { cniVersion: '0.2.0', name: 'delnet', type: 'bridge', bridge };
+    const add = runPlugin(node, 'bridge', env('ADD'), l2);
+    expect(add.status).toBe(1);
+    expect(add.json.msg).toContain('cannot convert');
+    expect(node.json('link show type veth')).toEqual([]);
+    expect(p.json<{ ifname: string }[]>('link show').map((l) => l.ifname)).toEqual(['lo']);
+  });
+
+  it('DEL with CNI_NETNS naming the node itself leaves the node\'s interface alone', () => {
+    node.ip('link add eth0 type veth peer name eth0peer');
+    expect(runPlugin(node, 'bridge', env('ADD'), conf()).status).toBe(0);
+    const del = runPlugin(node, 'bridge', env('DEL', node.path), conf());
+    expect(del.status, del.stdout).toBe(0);
+    expect(node.json<{ ifname: string }[]>('link show dev eth0')[0].ifname).toBe('eth0');
+    expect(ipFiles()).toEqual([]);
+    expect(runPlugin(node, 'bridge', env('DEL'), conf()).status).toBe(0);
+  });
+});

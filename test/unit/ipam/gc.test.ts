@@ -109,17 +109,16 @@ describe('host-local GC', () => {
     expect(fs.readFileSync(path.join(netDir, 'last_reserved_ip.0'), 'latin1')).toBe('10.1.2.30');
   });
 
-  it('does nothing when the list key is absent, or with disableGC', async () => {
+  it('does nothing when the list key is absent or with disableGC; null releases all', async () => {
     const { conf, netDir, gc } = setup();
     await addAll(conf, [['a', 'eth0'], ['b', 'eth0']]);
     const before = ls(netDir);
     await gc({});
     expect(ls(netDir)).toEqual(before);
-    await gc({ 'cni.dev/valid-attachments': null });
-    expect(ls(netDir)).toEqual(before);
     await gc({ disableGC: true, 'cni.dev/valid-attachments': [] });
     expect(ls(netDir)).toEqual(before);
-    await gc({ 'cni.dev/valid-attachments': [] }); // proves the three above could have released
+    // null is how libcni and go-cni send an empty list (no pod left): everything goes.
+    await gc({ 'cni.dev/valid-attachments': null }); // proves the two above could have released
     expect(ls(netDir)).toEqual(['last_reserved_ip.0', 'lock']);
   });
 
@@ -187,10 +186,10 @@ describe('host-local GC', () => {
 });
 
 describe('validAttachments / parseOwner', () => {
-  it('parses the list, absent or null means undefined', () => {
+  it('parses the list: absent means undefined, null (an empty Go slice as libcni encodes it) means none valid', () => {
     const base = netConf({});
     expect(validAttachments(base)).toBeUndefined();
-    expect(validAttachments({ ...base, 'cni.dev/valid-attachments': null })).toBeUndefined();
+    expect(validAttachments({ ...base, 'cni.dev/valid-attachments': null })).toEqual({ key: 'cni.dev/valid-attachments', attachments: [] });
     expect(validAttachments({ ...base, 'cni.dev/valid-attachments': [{ containerID: 'x', ifname: 'eth0', extra: 1 }] })).toEqual({
       key: 'cni.dev/valid-attachments',
       attachments: [{ containerId: 'x', ifName: 'eth0' }],
