@@ -8,7 +8,7 @@ import { ensureSysctl, sysctlPath, writeSysctl } from '../sysctl';
 import { log } from '../log';
 import { addAddr, delAddr, listAddrs } from './addr';
 import { parseMac } from './attrs';
-import { createBridge, createVeth, delLink, getLink, getLinkByIndex, setMac, setMaster, setMtu, setPromisc, setUp, type Link } from './link';
+import { createBridge, createVeth, delLink, delLinkByName, getLink, getLinkByIndex, setMac, setMaster, setMtu, setPromisc, setUp, type Link } from './link';
 import { addRoute, type RouteSpec } from './route';
 import { isErrno, type Nl } from './socket';
 import { NO_VLAN_FILTERING_HINT, configurePortVlans, isNotSupported } from './vlan';
@@ -201,7 +201,14 @@ export async function createVethPair(host: Nl, pod: Nl, ns: NetnsHandle, opts: {
     }
     // The host end must not autoconfigure from router advertisements sent by pods.
     trySysctl(sysctlPath('net', 'ipv6', 'conf', hostName, 'accept_ra'), '0');
-    const h = await getLink(host, hostName);
+    let h: Link | undefined;
+    try {
+      h = await getLink(host, hostName);
+    } catch (err) {
+      // The pair exists but is not on the caller's undo stack yet: remove it here.
+      await delLinkByName(host, hostName).catch(() => undefined);
+      throw err;
+    }
     if (!h || h.peerIndex === undefined) throw new CniError(Code.Internal, `veth "${hostName}" vanished right after it was created`);
     return { host: h, podIndex: h.peerIndex };
   }

@@ -142,6 +142,10 @@ export async function getBridgePort(nl: Nl, index: number): Promise<{ hairpin: b
   return undefined;
 }
 
+export async function delLinkByName(nl: Nl, name: string): Promise<void> {
+  await nl.request(RTM.DELLINK, Buffer.concat([ifinfomsg({}), attrString(IFLA.IFNAME, name)]), 0, `delete link "${name}"`);
+}
+
 export async function delLink(nl: Nl, l: Pick<Link, 'index' | 'name'>): Promise<void> {
   await nl.request(RTM.DELLINK, ifinfomsg({ index: l.index }), 0, `delete link "${l.name}"`);
 }
