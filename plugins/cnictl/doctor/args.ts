@@ -1,13 +1,17 @@
 // Command line of `cnictl doctor`, and how each input is chosen: a flag wins, then
 // what the network's config sets (so doctor looks where the plugins really write),
 // then the plugins' own defaults.
+import { DEFAULT_DATA_DIR as IPAM_DATA_DIR } from '../../../lib/ipam/config';
+import { DEFAULT_DATA_DIR as FLANNEL_DATA_DIR } from '../../flannel/delegate';
+import { DEFAULT_SUBNET_FILE } from '../../flannel/subnet-env';
 import type { NetConfFacts } from './conflist';
 import type { Inputs } from './snapshot';
 
+// The plugins' own defaults, so doctor can never look somewhere they do not write.
 export const DEFAULTS: Inputs = {
-  subnetFile: '/run/flannel/subnet.env',
-  flannelDataDir: '/var/lib/cni/flannel',
-  ipamDataDir: '/var/lib/cni/networks',
+  subnetFile: DEFAULT_SUBNET_FILE,
+  flannelDataDir: FLANNEL_DATA_DIR,
+  ipamDataDir: IPAM_DATA_DIR,
   network: 'cbr0',
   bridge: 'cni0',
   confDir: '/etc/cni/net.d',

@@ -1,4 +1,5 @@
 // A healthy node as doctor would see it, for the diagnose tests to break one piece at a time.
+import { DEFAULTS } from '../../../plugins/cnictl/doctor/args';
 import type { ReservationFile, Snapshot } from '../../../plugins/cnictl/doctor/snapshot';
 
 export const BOOT = Date.parse('2026-11-01T00:00:00Z');
@@ -13,15 +14,7 @@ export const IPTABLES_EMPTY = '-P PREROUTING ACCEPT\n-P INPUT ACCEPT\n-P OUTPUT 
 /** Two pods (a, b) on cni0 10.244.1.1/24, MTU 1450, hairpin on, everything owned. */
 export function healthy(): Snapshot {
   return {
-    inputs: {
-      subnetFile: '/run/flannel/subnet.env',
-      flannelDataDir: '/var/lib/cni/flannel',
-      ipamDataDir: '/var/lib/cni/networks',
-      network: 'cbr0',
-      bridge: 'cni0',
-      confDir: '/etc/cni/net.d',
-      cacheDir: '/var/lib/cni',
-    },
+    inputs: { ...DEFAULTS },
     subnetEnv: { state: 'ok', env: { networks: ['10.244.0.0/16'], subnet: '10.244.1.0/24', ipv6Networks: [], mtu: 1450, ipMasq: true } },
     netConf: { state: 'ok', file: '/etc/cni/net.d/10-flannel.conflist', pluginType: 'flannel', hairpinMode: true },
     links: {

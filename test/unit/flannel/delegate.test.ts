@@ -1,5 +1,6 @@
+import { cniError as failure } from '../ipam/helpers';
 import { describe, expect, it } from 'vitest';
-import { CniError, Code } from '../../../lib/cni/errors';
+import { Code } from '../../../lib/cni/errors';
 import { buildDelegateConf, parseFlannelConf, parseSavedConf, withKeys } from '../../../plugins/flannel/delegate';
 import { marshalGo } from '../../../lib/gojson';
 import { parseSubnetEnv } from '../../../plugins/flannel/subnet-env';
@@ -8,15 +9,6 @@ const CLASSIC = parseSubnetEnv('FLANNEL_NETWORK=172.16.0.0/16\nFLANNEL_SUBNET=17
 
 const render = (conf: Record<string, unknown>, env = CLASSIC): string => buildDelegateConf(parseFlannelConf(conf), env).bytes.toString('utf8');
 
-function failure(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CniError) return err;
-    throw err;
-  }
-  throw new Error('expected a CniError, nothing was thrown');
-}
 
 describe('buildDelegateConf: the reference byte strings (reference-plugins.md §2)', () => {
   it('(a) minimal conf without cniVersion', () => {

@@ -1,21 +1,13 @@
+import { cniError as failure } from '../ipam/helpers';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CniError, Code } from '../../../lib/cni/errors';
+import { Code } from '../../../lib/cni/errors';
 import { parseSubnetEnv, readSubnetEnv } from '../../../plugins/flannel/subnet-env';
 
 const P = '/run/flannel/subnet.env';
 
-function failure(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CniError) return err;
-    throw err;
-  }
-  throw new Error('expected a CniError, nothing was thrown');
-}
 
 const CLASSIC = 'FLANNEL_NETWORK=172.16.0.0/16\nFLANNEL_SUBNET=172.16.99.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
 
