@@ -6,7 +6,6 @@ import { type IP, formatIP, sameIP } from '../ip';
 import { log } from '../log';
 import { type Range, type RangeSet, candidates, describeRangeSet, rangeIndexOf } from './range';
 import { type Owner, type Store, ownedBy, ownedByAnyFormat } from './store';
-import { bootTimeMs } from './boot';
 
 export interface Allocation {
   ip: IP;
@@ -62,21 +61,19 @@ function allocateNext(store: Store, set: RangeSet, index: number, owner: Owner):
  * The reference leaks every address after a reboot: pods never got their DEL
  * (plugins#252, kubernetes#108121) and the range fills up. No network namespace
  * survives a reboot, and every sandbox is recreated under a new container ID, so a
- * reservation written before this boot provably belongs to nobody. Only when the
- * range is exhausted are they reclaimed, so a node that never fills up keeps the
- * reference's behaviour exactly. Returns how many were released.
+ * reservation written in an earlier boot (by the kernel's boot id, lib/ipam/boot.ts)
+ * provably belongs to nobody. Only when the range is exhausted are they reclaimed, so
+ * a node that never fills up keeps the reference's behaviour exactly. Returns how many
+ * were released.
  */
-export function reclaimFromBeforeBoot(store: Store, set: RangeSet, bootMs = bootTimeMs()): number {
-  if (bootMs === undefined) return 0;
+export function reclaimFromBeforeBoot(store: Store, set: RangeSet): number {
   let released = 0;
   for (const r of store.reservations()) {
-    if (rangeIndexOf(set, r.ip) < 0) continue;
-    const at = store.writtenAt(r);
-    if (at === undefined || at >= bootMs) continue;
+    if (rangeIndexOf(set, r.ip) < 0 || !store.fromEarlierBoot(r)) continue;
     try {
       store.release(r.ip);
       released++;
-      log.warn(`host-local: range ${describeRangeSet(set)} is full; reclaimed ${formatIP(r.ip)} (owner ${JSON.stringify(r.content)}), reserved ${new Date(at).toISOString()}, before this boot`);
+      log.warn(`host-local: range ${describeRangeSet(set)} is full; reclaimed ${formatIP(r.ip)} (owner ${JSON.stringify(r.content)}), reserved in an earlier boot`);
     } catch (e) {
       log.warn(`host-local: could not reclaim ${formatIP(r.ip)}: ${errorText(e)}`);
     }

@@ -9,11 +9,24 @@ import { CniError, Code, errorText } from '../cni/errors';
 import { type IP, formatIP, tryParseIP } from '../ip';
 import { EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, native } from '../native';
 import { type Owner, type Reservation, type Store, ownerContent } from './store';
+import { BootRecord, fingerprintOf } from './boot';
+import { log } from '../log';
+import { readBounded } from '../files';
+
+function entryKind(ent: fs.Dirent): string {
+  if (ent.isDirectory()) return 'a directory';
+  if (ent.isFIFO()) return 'a FIFO';
+  if (ent.isSocket()) return 'a socket';
+  if (ent.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}
 
 export const LOCK_FILE = 'lock';
 export const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
 /** Scratch files start with a dot, so they never parse as an address. */
 const TMP_PREFIX = '.tmp-';
+/** Exactly the names writeTemp makes: nothing else is ever removed as a leftover. */
+const TMP_RE = /^\.tmp-[0-9a-f]{16}$/;
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 
 export interface OpenOptions {
@@ -69,14 +82,15 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Write a private scratch file and make it durable; the caller links or renames it. */
-function writeTemp(dir: string, content: string): string {
+/** Write a private scratch file (durable unless `sync` is false); the caller links or renames it. */
+function writeTemp(dir: string, content: string, sync = true): string {
   const tmp = path.join(dir, `${TMP_PREFIX}${randomBytes(8).toString('hex')}`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
   try {
     fs.fchmodSync(fd, 0o600); // exact mode whatever the umask: 0600 like the reference
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
+    const buf = Buffer.from(content);
+    for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+    if (sync) fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
@@ -86,21 +100,30 @@ function writeTemp(dir: string, content: string): string {
   return tmp;
 }
 
-/** A reservation file's content. 4 KiB is far beyond "<id>\r\n<ifname>": a bigger file is not one of ours (''). Never follows a link or waits on a FIFO. */
-export function readSmall(file: string): string {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  try {
-    const buf = Buffer.alloc(4096);
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    return n === buf.length ? '' : buf.subarray(0, n).toString('utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
+/**
+ * A reservation holds "<id>\r\n<ifname>". No container ID can be longer than one
+ * environment string (the kernel's MAX_ARG_STRLEN, 128 KiB, "CNI_CONTAINERID=" included),
+ * so every reservation any runtime can cause fits under this bound and is read whole:
+ * DEL and GC must be able to read what ADD wrote, however long the ID.
+ */
+export const MAX_RESERVATION_BYTES = 128 * 1024 + 64;
+
+/**
+ * A small file's content, or '' when it is not a regular file or is bigger than `max`
+ * (then it is not one of ours). Never follows a link or waits on a FIFO.
+ */
+export function readSmall(file: string, max = MAX_RESERVATION_BYTES): string {
+  const r = readBounded(file, max, { follow: false });
+  return r.ok ? r.data.toString('utf8') : '';
 }
 
 export class DiskStore implements Store {
   private readonly byName = new Map<string, Reservation>();
   private dirty = false;
+
+  /** Stray entries seen when the directory was read, reported once per call. */
+  readonly strays: string[] = [];
+  private boot: BootRecord | undefined;
 
   /** Reads the directory once; call only while holding the lock. */
   constructor(readonly dir: string) {
@@ -111,24 +134,62 @@ export class DiskStore implements Store {
       throw ioError(`cannot list ${dir}`, e);
     }
     for (const ent of entries) {
-      if (ent.name.startsWith(TMP_PREFIX)) {
+      if (TMP_RE.test(ent.name) && ent.isFile()) {
         // Only lock holders create scratch files, so one seen under the lock was
         // left by a holder that died mid-write.
         fs.rmSync(path.join(dir, ent.name), { force: true });
         continue;
       }
       const ip = tryParseIP(ent.name);
+      if (!ent.isFile()) {
+        // A directory, FIFO, socket or link someone left here is not ours: skip it
+        // rather than fail every ADD, DEL and GC of the network on it. Named by an
+        // address it still occupies that address (nothing can be linked over it).
+        this.strays.push(`${ent.name} (${entryKind(ent)})`);
+        if (ip) this.byName.set(formatIP(ip), { ip, name: ent.name, content: '' });
+        continue;
+      }
       if (!ip) continue;
       let content = '';
-      if (ent.isFile()) {
-        try {
-          content = readSmall(path.join(dir, ent.name)).trim();
-        } catch {
-          // Unreadable: still occupies the address, owned by nobody we can name.
-        }
+      try {
+        content = readSmall(path.join(dir, ent.name)).trim();
+      } catch {
+        // Unreadable: still occupies the address, owned by nobody we can name.
       }
       this.byName.set(formatIP(ip), { ip, name: ent.name, content });
     }
+    if (this.strays.length > 0) {
+      log.warn(`host-local: ${dir} holds entries that are not reservation files, left alone: ${this.strays.join(', ')}`);
+    }
+  }
+
+  /**
+   * ADD: record this boot before anything is reserved (lib/ipam/boot.ts). Every
+   * regular reservation present now is from an earlier boot when the record is stale.
+   */
+  noteBoot(): void {
+    const present = () =>
+      [...this.byName.values()].map((r) => fingerprintOf(this.dir, r.name, r.content)).filter((f): f is NonNullable<typeof f> => f !== undefined);
+    const write = (file: string, text: string) => {
+      const tmp = writeTemp(this.dir, text, false);
+      try {
+        fs.renameSync(tmp, file);
+      } catch (e) {
+        fs.rmSync(tmp, { force: true });
+        throw e;
+      }
+    };
+    try {
+      this.boot = BootRecord.note(this.dir, present, write);
+    } catch (e) {
+      // The record only ever enables reclaiming; without it nothing is reclaimed.
+      log.warn(`host-local: cannot record this boot in ${this.dir}: ${errorText(e)}`);
+    }
+  }
+
+  fromEarlierBoot(r: Reservation): boolean {
+    this.boot ??= BootRecord.read(this.dir);
+    return this.boot.isEarlier(fingerprintOf(this.dir, r.name, r.content));
   }
 
   reservations(): Reservation[] {
@@ -179,14 +240,6 @@ export class DiskStore implements Store {
     }
     this.byName.delete(key);
     this.dirty = true;
-  }
-
-  writtenAt(r: Reservation): number | undefined {
-    try {
-      return fs.lstatSync(path.join(this.dir, r.name)).mtimeMs;
-    } catch {
-      return undefined;
-    }
   }
 
   lastReserved(index: number): IP | undefined {
@@ -299,6 +352,7 @@ export function withNetworkStore<T>(dataDir: string, network: string, opts: Open
     lockExclusive(fd, lockPath, opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
     try {
       const store = new DiskStore(dir);
+      if (opts.create) store.noteBoot();
       try {
         const out = fn(store);
         store.sync();

@@ -1,13 +1,13 @@
 // CNI 1.1 STATUS for host-local (cni-spec.md §3): "can an ADD be served now?".
-// The reference answers yes unconditionally (reference-plugins.md §1a); here two
-// things that make every ADD fail are reported as code 50 (not available):
-// - the network directory under dataDir cannot be created or written;
-// - a range set has no free address left (ADD needs one from every set).
-// Read-only: no lock is taken (that would create `lock` and queue behind ADDs),
-// nothing is created, and an IPv6 /64 is never walked; only the directory's names
-// are counted against each set's size.
+// containerd 2.x and CRI-O turn a failed STATUS into NetworkReady=false, which marks
+// the whole node NotReady and, after the taint's grace period, evicts every pod on it.
+// So code 50 means "no pod could get an address here": the network directory under
+// dataDir cannot be created or written. Capacity (a full range) is not that: pods
+// leave and free addresses, the ADD that hits the limit fails with a message naming
+// it, and `cnictl doctor` reports it (range-capacity). The usage counters below serve
+// doctor. Read-only: no lock is taken (that would create `lock` and queue behind
+// ADDs), nothing is created.
 import * as fs from 'node:fs';
-import { bootTimeMs } from './boot';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../cni/errors';
 import type { NetConf } from '../cni/types';
@@ -15,7 +15,7 @@ import { type IP, formatIP, tryParseIP } from '../ip';
 import { parseIpamConfig } from './config';
 import { symlinkProblem } from './disk-store';
 import { gcTarget } from './gc';
-import { type RangeSet, describeRangeSet, rangeContains, rangeIndexOf } from './range';
+import { type RangeSet, rangeContains, rangeIndexOf } from './range';
 
 const notAvailable = (msg: string): CniError => new CniError(Code.NotAvailable, msg);
 
@@ -116,49 +116,23 @@ export function checkDataDir(dataDir: string, network: string): void {
   }
 }
 
-/** Do the config's ranges come only with ADD (runtimeConfig.ipRanges)? Then exhaustion cannot be judged. */
+/**
+ * STATUS for host-local: throws CniError 50 with an operator-facing message when no
+ * ADD can succeed, 7 for a config ADD would reject; returns when ready.
+ */
+export function hostLocalStatus(conf: NetConf): void {
+  const { name, dataDir } = gcTarget(conf);
+  checkDataDir(dataDir, name);
+  // A config ADD would refuse (bad ranges) is code 7, as ADD answers it. Without static
+  // ranges (they arrive with each ADD's runtimeConfig) there is nothing to check.
+  if (hasStaticRanges(conf)) parseIpamConfig(conf, '');
+}
+
+/** Do the config's ranges come only with ADD (runtimeConfig.ipRanges)? */
 function hasStaticRanges(conf: NetConf): boolean {
   const ipam = (conf.ipam ?? {}) as Record<string, unknown>;
   return Object.keys(ipam).some((k) => {
     const l = k.toLowerCase();
     return (l === 'ranges' || l === 'subnet') && ipam[k] !== undefined && ipam[k] !== null;
   });
-}
-
-/**
- * STATUS for host-local: throws CniError 50 with an operator-facing message when
- * ADD cannot succeed, 7 for a config ADD would reject; returns when ready.
- */
-export function hostLocalStatus(conf: NetConf): void {
-  const { name, dataDir } = gcTarget(conf);
-  checkDataDir(dataDir, name);
-  if (!hasStaticRanges(conf)) return; // ranges arrive with each ADD's runtimeConfig
-
-  // STATUS carries no runtimeConfig or CNI_ARGS: only the configured ranges count.
-  const ipam = parseIpamConfig(conf, '');
-  const dir = path.join(dataDir, name);
-  let reserved = reservedAddresses(dir);
-  let full = usage(ipam.rangeSets, reserved).filter((u) => u.used >= u.size);
-  if (full.length > 0) {
-    // ADD reclaims reservations from before this boot when a range is full, so they
-    // do not make the network unavailable: count them out (a stat each, only now).
-    const boot = bootTimeMs();
-    reserved = reserved.filter((ip) => {
-      try {
-        return boot === undefined || fs.lstatSync(path.join(dir, formatIP(ip))).mtimeMs >= boot;
-      } catch {
-        return true;
-      }
-    });
-    full = usage(ipam.rangeSets, reserved).filter((u) => u.used >= u.size);
-  }
-  if (full.length === 0) return;
-  const detail = full
-    .map((u) => `range set ${u.index} (${describeRangeSet(ipam.rangeSets[u.index])}): all ${u.size} addresses reserved`)
-    .join('; ');
-  throw notAvailable(
-    `host-local: network "${name}" has no free IP address: ${detail}. ` +
-      `Every ADD needs one address from each range set. Free addresses by deleting pods, ` +
-      `let the runtime garbage-collect stale reservations (CNI GC), or widen the range; reservations are files in ${dir}`,
-  );
 }

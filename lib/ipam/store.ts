@@ -31,8 +31,8 @@ export interface Store {
   /** The round-robin marker of range set `index`, if present and parseable. */
   lastReserved(index: number): IP | undefined;
   setLastReserved(index: number, ip: IP): void;
-  /** When the reservation file was last written (ms since the epoch), if known. */
-  writtenAt(r: Reservation): number | undefined;
+  /** Was this reservation written in an earlier boot (lib/ipam/boot.ts)? Never a guess from file times. */
+  fromEarlierBoot(r: Reservation): boolean;
 }
 
 /** `<containerID>\r\n<ifname>`, no trailing newline: byte-exact with the reference. */
@@ -98,11 +98,11 @@ export class MemoryStore implements Store {
     this.markers.set(index, ip);
   }
 
-  /** File name → write time, for tests of the reboot reclaim. */
-  readonly times = new Map<string, number>();
+  /** File names reserved in an earlier boot, for tests of the reboot reclaim. */
+  readonly earlierBoot = new Set<string>();
 
-  writtenAt(r: Reservation): number | undefined {
-    return this.times.get(r.name);
+  fromEarlierBoot(r: Reservation): boolean {
+    return this.earlierBoot.has(r.name);
   }
 
   /** Seed a file with arbitrary content (a legacy owner, another container, garbage). */

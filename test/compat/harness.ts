@@ -387,8 +387,11 @@ export interface IpamState {
 export function ipamState(dataDir: string, network: string): IpamState {
   const dir = path.join(dataDir, network);
   if (!fs.existsSync(dir)) return { dirMode: 'missing', files: [] };
+  // boot_id is our documented sidecar (the boot record of lib/ipam/boot.ts), which the
+  // reference ignores; everything else must match byte for byte.
   const files = fs
     .readdirSync(dir)
+    .filter((name) => name !== 'boot_id')
     .sort()
     .map((name) => {
       const p = path.join(dir, name);

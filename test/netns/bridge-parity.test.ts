@@ -83,7 +83,7 @@ describe.skipIf(!isRoot)('bridge reference-parity fields on real namespaces', ()
   const hostVeths = (n: Netns) => n.json<{ ifname: string }[]>('link show type veth').map((l) => l.ifname);
   const ipFiles = () => {
     const dir = path.join(dataDir, 'parnet');
-    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip')) : [];
+    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f !== 'lock' && f !== 'boot_id' && !f.startsWith('last_reserved_ip')) : [];
   };
 
   beforeEach(() => {

@@ -28,7 +28,7 @@ describe.skipIf(!isRoot)('bridge on real namespaces', () => {
     return p;
   };
   const env = (command: string, p: Netns | undefined, id: string, ifName = 'eth0') => ({ command, containerId: id, netns: p ? p.path : '', ifName });
-  const ipFiles = () => fs.readdirSync(path.join(dataDir, 'testnet')).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip'));
+  const ipFiles = () => fs.readdirSync(path.join(dataDir, 'testnet')).filter((f) => f !== 'lock' && f !== 'boot_id' && !f.startsWith('last_reserved_ip'));
   const hostVeths = () => node.json<{ ifname: string }[]>('link show type veth').map((l) => l.ifname);
 
   beforeEach(() => {

@@ -33,7 +33,7 @@ describe.skipIf(!isRoot)('bridge GC and STATUS (root, throwaway namespaces)', ()
     return p;
   };
   const netDir = () => path.join(dataDir, NET);
-  const ipFiles = () => fs.readdirSync(netDir()).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip')).sort();
+  const ipFiles = () => fs.readdirSync(netDir()).filter((f) => f !== 'lock' && f !== 'boot_id' && !f.startsWith('last_reserved_ip')).sort();
   const nat = (family: 4 | 6): string[] =>
     node.exec([family === 4 ? 'iptables' : 'ip6tables', '-w', '-t', 'nat', '-S']).stdout.split('\n').filter((l) => l !== '' && !l.startsWith('-P '));
   const chainLines = (family: 4 | 6, id: string, network = NET) => {

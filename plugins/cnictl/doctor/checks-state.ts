@@ -15,7 +15,6 @@ const gcFix = (s: Snapshot): string => `cnictl gc ${s.inputs.network} --valid ID
 /** Whether flannel fronts this network, so every attachment should have a saved config. */
 export const flannelManaged = (s: Snapshot): boolean => s.netConf.state !== 'ok' || s.netConf.pluginType === 'flannel';
 
-const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 const ownerText = (r: ReservationFile): string =>
   r.owner.kind === 'current' ? `${r.owner.containerId}/${r.owner.ifName}` : r.owner.kind === 'legacy' ? `${r.owner.containerId} (legacy file, no ifname)` : '';
@@ -54,11 +53,11 @@ function checkReservationFile(s: Snapshot, r: ReservationFile, ev: Evidence): Fi
     };
   }
   const id = r.owner.containerId;
-  if (s.bootTimeMs !== undefined && r.mtimeMs < s.bootTimeMs) {
+  if (r.earlierBoot) {
     return {
       ...base,
       severity: 'warning',
-      detail: `${r.name} of ${ownerText(r)} was reserved ${iso(r.mtimeMs)}, before this boot (${iso(s.bootTimeMs)}): no pod survives a reboot, its DEL never ran (plugins#252)`,
+      detail: `${r.name} of ${ownerText(r)} was reserved in an earlier boot (the store's boot_id record says so): no pod survives a reboot, its DEL never ran (plugins#252)`,
       fix: `this plugin releases pre-boot reservations by itself when the range is full; to ${release}`,
     };
   }

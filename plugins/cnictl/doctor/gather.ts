@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { CniError, Code, errorText } from '../../../lib/cni/errors';
 import { findExecutable, runTool } from '../../../lib/exec';
 import { formatCidr, tryParseIP } from '../../../lib/ip';
-import { bootTimeMs } from '../../../lib/ipam/boot';
+import { BootRecord, fingerprintOf } from '../../../lib/ipam/boot';
 import { parseOwner } from '../../../lib/ipam/gc';
 import { listNatArgs } from '../../../lib/masq';
 import { listAddrs } from '../../../lib/netlink/addr';
@@ -82,6 +82,7 @@ function readReservations(dir: string): ReservationFile[] | undefined {
     throw err;
   }
   const out: ReservationFile[] = [];
+  const boot = BootRecord.read(dir);
   for (const name of names.sort()) {
     const ip = tryParseIP(name);
     if (!ip) continue; // lock, last_reserved_ip.*, temp files
@@ -99,7 +100,8 @@ function readReservations(dir: string): ReservationFile[] | undefined {
     } catch {
       // unreadable: reported as having no recognisable owner
     }
-    out.push({ name, path: file, family: ip.family, owner: parseOwner(content), mtimeMs: st.mtimeMs });
+    const earlierBoot = boot.isEarlier(fingerprintOf(dir, name, content));
+    out.push({ name, path: file, family: ip.family, owner: parseOwner(content), mtimeMs: st.mtimeMs, earlierBoot });
   }
   return out;
 }
@@ -178,7 +180,6 @@ export async function gather(given: Partial<Inputs>): Promise<Snapshot> {
     reservations: attempt(() => readReservations(path.join(inputs.ipamDataDir, inputs.network))),
     scratch: attempt(() => readScratchFiles(inputs.flannelDataDir)),
     resultCache: attempt(() => readCache(inputs.cacheDir)),
-    bootTimeMs: bootTimeMs(),
     masq: listMasq(),
   };
 }

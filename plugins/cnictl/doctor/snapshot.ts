@@ -73,6 +73,8 @@ export interface ReservationFile {
   /** parsed owner; 'garbage' = empty or unrecognisable content */
   owner: { kind: 'current'; containerId: string; ifName: string } | { kind: 'legacy'; containerId: string } | { kind: 'garbage' };
   mtimeMs: number;
+  /** reserved in an earlier boot, by the store's boot record (lib/ipam/boot.ts), not by its mtime */
+  earlierBoot: boolean;
 }
 
 export interface ScratchFile {
@@ -106,8 +108,6 @@ export interface Snapshot {
   scratch: { files: ScratchFile[]; temps: string[]; dirExists: boolean } | { error: string };
   /** file names in <cacheDir>/results; undefined when that directory does not exist */
   resultCache: string[] | undefined | { error: string };
-  /** ms since the epoch, from /proc/stat btime */
-  bootTimeMs?: number;
   masq: MasqListing[];
 }
 

@@ -6,7 +6,7 @@ export const BOOT = Date.parse('2026-11-01T00:00:00Z');
 export const AFTER_BOOT = BOOT + 3_600_000;
 
 export function reservation(name: string, containerId: string, ifName = 'eth0', mtimeMs = AFTER_BOOT): ReservationFile {
-  return { name, path: `/var/lib/cni/networks/cbr0/${name}`, family: name.includes(':') ? 6 : 4, owner: { kind: 'current', containerId, ifName }, mtimeMs };
+  return { name, path: `/var/lib/cni/networks/cbr0/${name}`, family: name.includes(':') ? 6 : 4, owner: { kind: 'current', containerId, ifName }, mtimeMs, earlierBoot: false };
 }
 
 export const IPTABLES_EMPTY = '-P PREROUTING ACCEPT\n-P INPUT ACCEPT\n-P OUTPUT ACCEPT\n-P POSTROUTING ACCEPT\n';
@@ -36,7 +36,6 @@ export function healthy(): Snapshot {
       ],
     },
     resultCache: ['cbr0-a-eth0', 'cbr0-b-eth0'],
-    bootTimeMs: BOOT,
     masq: [
       { family: 4, tool: 'iptables', save: IPTABLES_EMPTY },
       { family: 6, tool: 'ip6tables', save: IPTABLES_EMPTY },

@@ -6,7 +6,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Code } from '../../../lib/cni/errors';
-import { DiskStore, lockExclusive, withNetworkStore } from '../../../lib/ipam/disk-store';
+import { DiskStore, MAX_RESERVATION_BYTES, lockExclusive, withNetworkStore } from '../../../lib/ipam/disk-store';
 import { ipamAdd } from '../../../lib/ipam/host-local';
 import { cmdArgs, cniError, cniErrorAsync, ip, netConf, tempDirs } from './helpers';
 
@@ -27,7 +27,8 @@ afterEach(async () => {
   dirs.cleanup();
 });
 
-const ls = (d: string) => fs.readdirSync(d).sort();
+// boot_id (our boot record, lib/ipam/boot.ts) is left out: the rest is the reference layout.
+const ls = (d: string) => fs.readdirSync(d).filter((f) => f !== 'boot_id').sort();
 const owner = { containerId: 'c1', ifName: 'eth0' };
 
 /** Start `flock <lock> sh -c <script>` and resolve once it reports holding the lock. */
@@ -95,13 +96,39 @@ describe('DiskStore', () => {
     expect(store.isReserved(ip('10.1.2.2'))).toBe(true);
   });
 
-  it('removes scratch files left by a holder that died', () => {
+  it('removes scratch files left by a holder that died, and only those', () => {
     const dir = dirs.make();
-    fs.writeFileSync(path.join(dir, '.tmp-deadbeef'), 'c9\r\neth0');
+    fs.writeFileSync(path.join(dir, '.tmp-00112233deadbeef'), 'c9\r\neth0');
+    fs.writeFileSync(path.join(dir, '.tmp-notours'), 'x');
     fs.writeFileSync(path.join(dir, '10.1.2.7'), 'c9\r\neth0');
     const store = new DiskStore(dir);
-    expect(ls(dir)).toEqual(['10.1.2.7']);
+    expect(ls(dir)).toEqual(['.tmp-notours', '10.1.2.7']);
     expect(store.reservations().map((r) => r.content)).toEqual(['c9\r\neth0']);
+  });
+
+  it('skips a directory, FIFO or socket in the store instead of failing; one named by an address still occupies it', () => {
+    const dir = dirs.make();
+    fs.mkdirSync(path.join(dir, '.tmp-x'));
+    fs.mkdirSync(path.join(dir, '10.1.2.8'));
+    spawnSync('mkfifo', [path.join(dir, '10.1.2.9')]);
+    fs.writeFileSync(path.join(dir, '10.1.2.7'), 'c9\r\neth0');
+    const store = new DiskStore(dir);
+    expect(store.strays.sort()).toEqual(['.tmp-x (a directory)', '10.1.2.8 (a directory)', '10.1.2.9 (a FIFO)']);
+    expect(store.isReserved(ip('10.1.2.8'))).toBe(true);
+    expect(store.isReserved(ip('10.1.2.9'))).toBe(true);
+    expect(store.reservations().find((r) => r.name === '10.1.2.7')?.content).toBe('c9\r\neth0');
+    expect(ls(dir)).toEqual(['.tmp-x', '10.1.2.7', '10.1.2.8', '10.1.2.9']);
+  });
+
+  it('reads a reservation of any container ID a runtime can pass (the environment caps one at 128 KiB)', () => {
+    const dir = dirs.make();
+    const id = 'c'.repeat(131_000);
+    fs.writeFileSync(path.join(dir, '10.1.2.7'), `${id}\r\neth0`);
+    fs.writeFileSync(path.join(dir, '10.1.2.8'), 'x'.repeat(MAX_RESERVATION_BYTES + 1));
+    const store = new DiskStore(dir);
+    expect(store.reservations().find((r) => r.name === '10.1.2.7')?.content).toBe(`${id}\r\neth0`);
+    // Bigger than any reservation can be: not one of ours, owned by nobody.
+    expect(store.reservations().find((r) => r.name === '10.1.2.8')?.content).toBe('');
   });
 
   it('release() of a hand-made non-canonical name removes that file', () => {

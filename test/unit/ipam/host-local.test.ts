@@ -11,7 +11,8 @@ const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
 const mode = (p: string) => fs.statSync(p).mode & 0o777;
-const ls = (d: string) => fs.readdirSync(d).sort();
+// boot_id (our boot record, lib/ipam/boot.ts) is left out: the rest is the reference layout.
+const ls = (d: string) => fs.readdirSync(d).filter((f) => f !== 'boot_id').sort();
 
 function setup(ipam: Record<string, unknown>, extra: Partial<NetConf> = {}) {
   const dataDir = dirs.make();
@@ -35,6 +36,9 @@ describe('ipamAdd', () => {
     expect(fs.readFileSync(path.join(netDir, 'last_reserved_ip.0'))).toEqual(Buffer.from('10.1.2.2'));
     expect(mode(path.join(netDir, 'last_reserved_ip.0'))).toBe(0o600);
     expect(fs.statSync(path.join(netDir, 'lock')).size).toBe(0);
+    // The one file beside the reference layout: this boot's id, which host-local ignores.
+    expect(fs.readFileSync(path.join(netDir, 'boot_id'), 'utf8')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(mode(path.join(netDir, 'boot_id'))).toBe(0o600);
   });
 
   it('dual stack: one v4 and one v6 address, canonical IPv6 file name', async () => {
