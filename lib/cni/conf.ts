@@ -22,7 +22,9 @@ export function validateIfName(name: string): void {
   if (name === '') why = 'is empty';
   else if (Buffer.byteLength(name) > 15) why = 'is longer than 15 bytes';
   else if (name === '.' || name === '..') why = 'is "." or ".."';
-  else if (/[/:\s\0]/.test(name)) why = 'contains "/", ":", a NUL or white space';
+  // "%" too: the kernel expands "eth%d" into the first free eth<N>, so the link the
+  // result names would not exist and DEL would release an address still in use.
+  else if (/[/:%\s\0]/.test(name)) why = 'contains "/", ":", "%", a NUL or white space';
   if (why) throw new CniError(Code.InvalidEnv, `invalid interface name "${name}": it ${why}`);
 }
 

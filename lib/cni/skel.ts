@@ -30,10 +30,13 @@ export interface Outcome {
 }
 
 const VERBS: readonly Verb[] = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION'];
+// CNI_PATH as the Go skel requires it: a runtime that forgot it is misconfigured and
+// must hear so. STATUS and GC keep the spec's "optional" (no attachment is at stake,
+// and a failing STATUS marks the whole node NotReady); they fall back to our own dir.
 const REQUIRED_ENV: Partial<Record<Verb, string[]>> = {
-  ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME'],
-  DEL: ['CNI_CONTAINERID', 'CNI_IFNAME'],
-  CHECK: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME'],
+  ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
+  DEL: ['CNI_CONTAINERID', 'CNI_IFNAME', 'CNI_PATH'],
+  CHECK: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
 };
 
 function gate(verb: Verb, version: string): void {
@@ -213,7 +216,7 @@ function safeText(err: unknown, stack = false): string {
   }
 }
 
-/** CNI_PATH, or (for a person running a plugin by hand) the directory this executable lives in. */
+/** CNI_PATH, or (STATUS and GC without one) the directory this executable lives in. */
 export function splitPath(cniPath: string | undefined): string[] {
   if (cniPath) return cniPath.split(':').filter(Boolean);
   return [path.dirname(selfPath())];
