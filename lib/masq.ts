@@ -104,13 +104,25 @@ function parseAll(ips: string[], onBad: (s: string) => void): MasqAddr[] {
   return out;
 }
 
+/** What one setup added, so that its undo removes exactly that and nothing it found. */
+export interface IpMasqMade {
+  family: Family;
+  chain: string;
+  /** the chain did not exist before this setup */
+  createdChain: boolean;
+  /** rules this setup appended, in order */
+  rules: Rule[];
+}
+
 /**
  * Install the per-container chain and POSTROUTING jump for every address. Safe to
  * repeat: the chain is created only when missing and each rule is appended only when
- * `iptables -C` does not find it. Nothing is rolled back here on failure; the ADD's
- * undo stack calls teardownIpMasq, which removes whatever part was made.
+ * `iptables -C` does not find it. What it adds is recorded in `made` as it goes, so a
+ * failed ADD can undo exactly that (undoIpMasq), also after a failure half-way: the
+ * chain is per (network, container), shared by the container's other interfaces on
+ * the network, and their rules must survive this ADD's undo.
  */
-export function setupIpMasq(opts: MasqOptions): void {
+export function setupIpMasq(opts: MasqOptions, made: IpMasqMade[] = []): IpMasqMade[] {
   const addrs = parseAll(opts.ips, (s) => {
     throw new CniError(Code.Internal, `failed to set up IP masquerading: invalid container address "${s}" (want address/prefix)`);
   });
@@ -119,19 +131,40 @@ export function setupIpMasq(opts: MasqOptions): void {
     const fail = (r: RunResult): CniError =>
       new CniError(Code.Internal, `failed to set up IP masquerading for ${plan.addrs.join(', ')}: ${explain(r)}`);
 
-    const made = ipt.run(chainArgs('-N', plan.chain));
-    if (!made.ok && made.failure !== 'exists') throw fail(made);
-    for (const rule of [...plan.chainRules, ...plan.jumps]) ensureRule(ipt, rule, fail);
+    const created = ipt.run(chainArgs('-N', plan.chain));
+    if (!created.ok && created.failure !== 'exists') throw fail(created);
+    const record: IpMasqMade = { family: plan.family, chain: plan.chain, createdChain: created.ok, rules: [] };
+    made.push(record);
+    for (const rule of [...plan.chainRules, ...plan.jumps]) if (ensureRule(ipt, rule, fail)) record.rules.push(rule);
   }
+  return made;
 }
 
-function ensureRule(ipt: Iptables, rule: Rule, fail: (r: RunResult) => CniError): void {
+/** Undo of setupIpMasq: its rules (jumps first), then its chain if it made it. Goes on past failures. */
+export function undoIpMasq(made: readonly IpMasqMade[]): void {
+  const errors: string[] = [];
+  for (const m of [...made].reverse()) {
+    const ipt = Iptables.find(m.family);
+    if (!ipt) continue;
+    const what = `failed to undo IP masquerading in ${m.chain}`;
+    for (const rule of [...m.rules].reverse()) {
+      const r = ipt.run(ruleArgs('-D', rule));
+      if (!r.ok && r.failure !== 'missing') errors.push(`${what}: ${explain(r)}`);
+    }
+    if (m.createdChain) removeChain(ipt, m.chain, what, errors);
+  }
+  if (errors.length > 0) throw new CniError(Code.Internal, errors.join('; '));
+}
+
+/** Append `rule` unless present; true when this call appended it. */
+function ensureRule(ipt: Iptables, rule: Rule, fail: (r: RunResult) => CniError): boolean {
   const check = ipt.run(ruleArgs('-C', rule));
-  if (check.ok) return;
+  if (check.ok) return false;
   // -C answers "absent" with a "Bad rule"/"does not exist" text; anything else (a
   // missing kernel module, a broken binary) is reported by the append just below.
   const add = ipt.run(ruleArgs('-A', rule));
   if (!add.ok) throw fail(add);
+  return true;
 }
 
 /**

@@ -78,17 +78,33 @@ export interface DelegateOptions {
   timeoutMs?: number;
 }
 
+/** A delegate found in CNI_PATH: its file, and our own plugin when it may run in this process. */
+export interface DelegateTarget {
+  type: string;
+  file: string;
+  /**
+   * Set when the file is this very build: the plugin then runs in this process, and a
+   * failed ADD of ours has undone exactly what it created before it returns.
+   */
+  local?: PluginSpec;
+}
+
+export function resolveDelegate(type: string, dirs: string[]): DelegateTarget {
+  const file = findInPath(type, dirs);
+  const local = inProcess.get(type);
+  return local && isThisBuild(file) ? { type, file, local } : { type, file };
+}
+
 /**
  * Run a delegate plugin. Returns the parsed stdout for ADD (and undefined for the
  * other verbs); a failing delegate's error is rethrown with its own code, message
  * and details so the runtime sees exactly what the delegate said.
  */
-export async function delegate(verb: Verb, type: string, stdin: Buffer | string, opts: DelegateOptions): Promise<unknown> {
-  const file = findInPath(type, opts.path);
+export async function delegate(verb: Verb, plugin: string | DelegateTarget, stdin: Buffer | string, opts: DelegateOptions): Promise<unknown> {
+  const { type, file, local } = typeof plugin === 'string' ? resolveDelegate(plugin, opts.path) : plugin;
   const env = { ...(opts.env ?? process.env), CNI_COMMAND: verb };
-  const local = inProcess.get(type);
   mark(`${verb}: delegating to ${type}`);
-  if (local && isThisBuild(file)) {
+  if (local) {
     const input = Buffer.isBuffer(stdin) ? stdin : Buffer.from(stdin);
     const outcome = await dispatch(local, env, () => input);
     if (outcome.stderr) process.stderr.write(outcome.stderr);

@@ -5,7 +5,7 @@ import { CniError, Code, errorText, wrapError } from '../cni/errors';
 import { type IP, formatIP, sameIP } from '../ip';
 import { log } from '../log';
 import { type Range, type RangeSet, candidates, describeRangeSet, rangeIndexOf } from './range';
-import { type Owner, type Store, ownedBy, ownedByAnyFormat } from './store';
+import { type Owner, type Store, ownedBy, ownedByAnyFormat, ownerContent } from './store';
 
 export interface Allocation {
   ip: IP;
@@ -26,7 +26,23 @@ function mark(store: Store, index: number, ip: IP): void {
   }
 }
 
+/**
+ * One address per attachment per range set (upstream PR #328): a second ADD without
+ * DEL is an error, not a second address. Checked for requested addresses too, which
+ * the reference skips: an attachment holding two addresses in one set is one that a
+ * failed retry (or GC) can take the live address from.
+ */
+function refuseDuplicate(store: Store, set: RangeSet, owner: Owner): void {
+  for (const held of ownedByAnyFormat(store.reservations(), owner)) {
+    if (rangeIndexOf(set, held.ip) >= 0) {
+      // The reference's words, which operators search for; the attachment is left as it is.
+      throw internal(`${formatIP(held.ip)} has been allocated to ${owner.containerId}, duplicate allocation is not allowed`);
+    }
+  }
+}
+
 function allocateRequested(store: Store, set: RangeSet, index: number, owner: Owner, ip: IP): Allocation {
+  refuseDuplicate(store, set, owner);
   const range = set[rangeIndexOf(set, ip)];
   if (sameIP(ip, range.gateway)) throw internal(`requested IP ${formatIP(ip)} is the gateway of its subnet`);
   if (!store.reserve(ip, owner)) {
@@ -37,13 +53,7 @@ function allocateRequested(store: Store, set: RangeSet, index: number, owner: Ow
 }
 
 function allocateNext(store: Store, set: RangeSet, index: number, owner: Owner): Allocation {
-  // One address per attachment per range set (upstream PR #328): a second ADD
-  // without DEL is an error, not a second address.
-  for (const held of ownedByAnyFormat(store.reservations(), owner)) {
-    if (rangeIndexOf(set, held.ip) >= 0) {
-      throw internal(`${formatIP(held.ip)} has been allocated to ${owner.containerId}, duplicate allocation is not allowed`);
-    }
-  }
+  refuseDuplicate(store, set, owner);
   for (let attempt = 0; attempt < 2; attempt++) {
     for (const c of candidates(set, store.lastReserved(index))) {
       // Skip what the snapshot already shows as taken without a syscall; reserve()
@@ -131,6 +141,26 @@ export function releaseOwner(store: Store, owner: Owner): IP[] {
   }
   if (failures.length > 0) throw internal(`host-local: failed to release ${failures.join('; ')}`);
   return released;
+}
+
+/**
+ * Undo of one ADD: release exactly `ips`, each only while `owner` still holds it in the
+ * current format (what this ADD wrote), never by owner alone: an attachment may hold
+ * other addresses that this ADD did not reserve.
+ */
+export function releaseReserved(store: Store, owner: Owner, ips: readonly IP[]): void {
+  const written = ownerContent(owner);
+  const mine = new Set(store.reservations().filter((r) => r.content === written).map((r) => formatIP(r.ip)));
+  const failures: string[] = [];
+  for (const ip of ips) {
+    if (!mine.has(formatIP(ip))) continue;
+    try {
+      store.release(ip);
+    } catch (e) {
+      failures.push(`${formatIP(ip)}: ${errorText(e)}`);
+    }
+  }
+  if (failures.length > 0) throw internal(`host-local: failed to release ${failures.join('; ')}`);
 }
 
 /** The addresses `owner` holds (legacy id-only files as a fallback), for CHECK. */

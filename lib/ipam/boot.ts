@@ -14,27 +14,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readBounded } from '../files';
+import { UUID_RE, currentBootId } from '../bootid';
 
 export const BOOT_ID_FILE = 'boot_id';
-const BOOT_ID_SOURCE = '/proc/sys/kernel/random/boot_id';
 // A /8 of reservations with their fingerprints stays far below this.
 const MAX_RECORD = 256 << 20;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-let cached: string | null | undefined;
-
-/** This boot's id, or undefined when the kernel does not say (then nothing is ever reclaimed). */
-export function currentBootId(): string | undefined {
-  if (cached === undefined) {
-    try {
-      const id = fs.readFileSync(BOOT_ID_SOURCE, 'utf8').trim();
-      cached = UUID_RE.test(id) ? id : null;
-    } catch {
-      cached = null;
-    }
-  }
-  return cached ?? undefined;
-}
 
 /** What identifies one reservation file: the same name re-created later differs in at least one of these. */
 export interface Fingerprint {

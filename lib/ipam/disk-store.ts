@@ -11,7 +11,7 @@ import { EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, native } from '../native';
 import { type Owner, type Reservation, type Store, ownerContent } from './store';
 import { BootRecord, fingerprintOf } from './boot';
 import { log } from '../log';
-import { readBounded } from '../files';
+import { readBounded, writeAtomic } from '../files';
 
 function entryKind(ent: fs.Dirent): string {
   if (ent.isDirectory()) return 'a directory';
@@ -82,15 +82,15 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Write a private scratch file (durable unless `sync` is false); the caller links or renames it. */
-function writeTemp(dir: string, content: string, sync = true): string {
+/** Write a private scratch file and make it durable; the caller links or renames it. */
+function writeTemp(dir: string, content: string): string {
   const tmp = path.join(dir, `${TMP_PREFIX}${randomBytes(8).toString('hex')}`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
   try {
     fs.fchmodSync(fd, 0o600); // exact mode whatever the umask: 0600 like the reference
     const buf = Buffer.from(content);
     for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
-    if (sync) fs.fsyncSync(fd);
+    fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
@@ -170,17 +170,9 @@ export class DiskStore implements Store {
   noteBoot(): void {
     const present = () =>
       [...this.byName.values()].map((r) => fingerprintOf(this.dir, r.name, r.content)).filter((f): f is NonNullable<typeof f> => f !== undefined);
-    const write = (file: string, text: string) => {
-      const tmp = writeTemp(this.dir, text, false);
-      try {
-        fs.renameSync(tmp, file);
-      } catch (e) {
-        fs.rmSync(tmp, { force: true });
-        throw e;
-      }
-    };
     try {
-      this.boot = BootRecord.note(this.dir, present, write);
+      // Under the lock, so a temp file a kill leaves is removed by the next session.
+      this.boot = BootRecord.note(this.dir, present, (file, text) => writeAtomic(file, text, TMP_PREFIX));
     } catch (e) {
       // The record only ever enables reclaiming; without it nothing is reclaimed.
       log.warn(`host-local: cannot record this boot in ${this.dir}: ${errorText(e)}`);

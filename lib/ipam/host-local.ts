@@ -2,12 +2,13 @@
 // second binary, but sharing the reference's on-disk state and lock so a node can
 // mix both (reference-plugins.md §1g, §3). Each verb takes the lock once.
 import { CniError, Code } from '../cni/errors';
-import type { CmdArgs, IPConfig, Result } from '../cni/types';
-import { formatIP } from '../ip';
-import { allocate, findOwned, releaseOwner } from './allocator';
+import * as path from 'node:path';
+import type { CmdArgs, IPConfig, NetConf, Result } from '../cni/types';
+import { formatIP, tryParseCidr } from '../ip';
+import { allocate, findOwned, releaseOwner, releaseReserved } from './allocator';
 import { type IpamConfig, parseIpamConfig, parseResolvConf } from './config';
 import { readResolvConf, symlinkProblem, withNetworkStore } from './disk-store';
-import { hostLocalGc } from './gc';
+import { gcTarget, hostLocalGc } from './gc';
 import { hostLocalStatus } from './status';
 import type { Owner } from './store';
 import { log } from '../log';
@@ -19,6 +20,12 @@ function ownerOf(cmd: CmdArgs): Owner {
     if (v.trim() === '' || /[\r\n\0]/.test(v)) throw new CniError(Code.InvalidEnv, `host-local: invalid ${what} ${JSON.stringify(v)}`);
   }
   return { containerId: cmd.containerId, ifName: cmd.ifName };
+}
+
+/** The network's directory in the store: where its reservations live, and records beside them. */
+export function hostLocalNetworkDir(conf: NetConf): string {
+  const { dataDir, name } = gcTarget(conf);
+  return path.join(dataDir, name);
 }
 
 /** ADD: one address per range set; an IPAM result (no interfaces, no ips[].interface). */
@@ -41,6 +48,17 @@ export async function ipamAdd(cmd: CmdArgs): Promise<Result> {
   if (conf.routes.length > 0) result.routes = conf.routes;
   if (dns) result.dns = dns;
   return result;
+}
+
+/**
+ * Undo of a failed ADD after host-local served it: release the addresses of `result`
+ * (what that ADD reserved) and nothing else the attachment may hold.
+ */
+export async function ipamUndoAdd(cmd: CmdArgs, result: Result): Promise<void> {
+  const conf = parseIpamConfig(cmd.conf, '');
+  const owner = ownerOf(cmd);
+  const ips = (result.ips ?? []).map((c) => tryParseCidr(c.address)).filter((c): c is NonNullable<typeof c> => c !== undefined);
+  withNetworkStore(conf.dataDir, conf.name, { create: false }, (store) => releaseReserved(store, owner, ips));
 }
 
 /** DEL: release everything (containerId, ifName) holds in this network; never fails on "nothing held". */

@@ -9,6 +9,12 @@ export interface Addr extends Cidr {
   index: number;
   flags: number;
   scope: number;
+  /**
+   * When the kernel created this address, in hundredths of a second since boot
+   * (ifa_cacheinfo.cstamp): with the link's index and the boot id it tells one
+   * address from another that was deleted and added again.
+   */
+  created?: number;
 }
 
 const afOf = (f: Family): number => (f === 4 ? AF.INET : AF.INET6);
@@ -24,7 +30,9 @@ export async function listAddrs(nl: Nl, opts: { index?: number; family?: Family 
     const raw = m.attrs.get(IFA.LOCAL) ?? m.attrs.get(IFA.ADDRESS);
     if (!raw) continue;
     const ip = fromBytes(raw);
-    out.push({ ...ip, prefix: m.prefixlen, index: m.index, flags: readU32(m.attrs.get(IFA.FLAGS)) ?? m.flags, scope: m.scope });
+    const cache = m.attrs.get(IFA.CACHEINFO);
+    const created = cache && cache.length >= 16 ? cache.readUInt32LE(8) : undefined;
+    out.push({ ...ip, prefix: m.prefixlen, index: m.index, flags: readU32(m.attrs.get(IFA.FLAGS)) ?? m.flags, scope: m.scope, created });
   }
   return out;
 }

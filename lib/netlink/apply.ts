@@ -2,11 +2,11 @@
 // configuration applied through a socket opened inside the pod netns (apply*).
 import { randomBytes } from 'node:crypto';
 import { CniError, Code, errorText } from '../cni/errors';
-import { contains, formatCidr, formatIP, networkOf, overlaps, sameIP, type Cidr, type Family } from '../ip';
+import { formatCidr, formatIP, type Cidr, type Family } from '../ip';
 import { inNetns, type NetnsHandle } from '../netns';
 import { ensureSysctl, sysctlPath, writeSysctl } from '../sysctl';
 import { log } from '../log';
-import { addAddr, delAddr, listAddrs } from './addr';
+import { addAddr } from './addr';
 import { parseMac } from './attrs';
 import { createBridge, createVeth, delLink, delLinkByName, getLink, getLinkByIndex, setMac, setMaster, setMtu, setPromisc, setUp, type Link } from './link';
 import { addRoute, type RouteSpec } from './route';
@@ -71,61 +71,6 @@ export async function ensureBridge(
   trySysctl(sysctlPath('net', 'ipv6', 'conf', opts.name, 'accept_ra'), '0', true);
   if (!br.up) await setUp(nl, br);
   return (await getLink(nl, opts.name)) ?? br;
-}
-
-/**
- * Put the gateway addresses on the bridge. An IPv4 address other than ours is a
- * conflict (any), an IPv6 one only when the prefixes overlap; forceAddress removes
- * it. The first address pins the bridge MAC, or a Linux bridge keeps adopting the
- * lowest port MAC as pods come and go (containernetworking/cni#285).
- */
-export async function ensureBridgeAddrs(
-  nl: Nl,
-  br: Link,
-  addrs: Cidr[],
-  forceAddress: boolean,
-  what = 'failed to set bridge addr',
-  clusterNets: Cidr[] = [],
-): Promise<void> {
-  let added = false;
-  for (const want of addrs) {
-    const existing = (await listAddrs(nl, { index: br.index, family: want.family })).filter((a) => a.scope === 0);
-    if (existing.some((a) => sameIP(a, want) && a.prefix === want.prefix)) continue;
-    // Subnet drift (flannel-io/flannel#1850): the node came back with another lease, so
-    // the bridge still holds the old gateway, inside the cluster network but outside the
-    // new subnet, and the reference fails every ADD until someone deletes cni0 by hand.
-    // An address shaped like such a gateway (first address of a subnet of the same size,
-    // inside a route of this network, outside the new subnet) is replaced; anything else
-    // still needs forceAddress, as it may be the operator's.
-    const isDrift = (c: Cidr): boolean =>
-      c.prefix === want.prefix &&
-      c.prefix > 0 &&
-      c.value === networkOf(c).value + 1n &&
-      !contains(networkOf(want), c) &&
-      clusterNets.some((n) => n.prefix > 0 && contains(n, c) && contains(n, want));
-    const conflicts = existing.filter((a) => isDrift(a) || want.family === 4 || overlaps(a, want));
-    for (const c of conflicts) {
-      const drifted = isDrift(c);
-      if (!forceAddress && !drifted) {
-        throw new CniError(Code.Internal, `${what}: "${br.name}" already has an IP address different from ${formatCidr(want)} (${formatCidr(c)})`);
-      }
-      if (drifted) log.warn(`"${br.name}" holds ${formatCidr(c)}, a gateway of an earlier subnet of this network; replacing it with ${formatCidr(want)}`);
-      else log.info(`removing ${formatCidr(c)} from "${br.name}" (forceAddress) to add ${formatCidr(want)}`);
-      await delAddr(nl, br.index, c, `remove ${formatCidr(c)} from "${br.name}"`);
-    }
-    try {
-      await addAddr(nl, br.index, want, `add ${formatCidr(want)} to "${br.name}"`);
-      added = true;
-    } catch (err) {
-      // Parallel first ADDs race to add the same gateway (plugins PR #366).
-      if (!isErrno(err, 'EEXIST')) throw new CniError(Code.Internal, `could not add IP address ${formatCidr(want)} to "${br.name}": ${errorText(err)}`);
-    }
-  }
-  if (added) {
-    const now = await getLink(nl, br.name);
-    const mac = now?.mac ? parseMac(now.mac) : undefined;
-    if (now && mac) await setMac(nl, now, mac);
-  }
 }
 
 /**

@@ -30,7 +30,7 @@ export const IFLA_BRPORT = { MODE: 4, ISOLATED: 33 } as const; // MODE is the ha
 export const IFLA_BR = { VLAN_FILTERING: 7 } as const;
 export const OPER_STATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'] as const;
 
-export const IFA = { ADDRESS: 1, LOCAL: 2, BROADCAST: 4, FLAGS: 8 } as const;
+export const IFA = { ADDRESS: 1, LOCAL: 2, BROADCAST: 4, CACHEINFO: 6, FLAGS: 8 } as const;
 export const IFA_F = { SECONDARY: 0x1, NODAD: 0x2, DADFAILED: 0x8, TENTATIVE: 0x40, PERMANENT: 0x80 } as const;
 
 export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, METRICS: 8, TABLE: 15 } as const;

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { CniError, Code, errorText } from '../cni/errors';
 import { log } from '../log';
 import { findExecutable } from '../exec';
-import { setupIpMasq, teardownIpMasq } from '../masq';
+import { type IpMasqMade, setupIpMasq, teardownIpMasq, undoIpMasq } from '../masq';
 import { setupNftMasq, teardownNftMasq } from './masq';
 import { nftUsable } from './run';
 
@@ -34,9 +34,28 @@ export function chooseMasqBackend(configured: MasqBackend | undefined, probe = {
   return !probe.iptablesUsable() && probe.nftUsable() ? 'nftables' : 'iptables';
 }
 
-export function setupMasq(backend: MasqBackend, a: MasqAttachment): void {
+/** What one setup added: exactly what its undo removes. */
+export interface MasqMade {
+  backend: MasqBackend;
+  iptables: IpMasqMade[];
+}
+
+/**
+ * Set up masquerading; `made` records what was added as it goes (also when it fails
+ * half-way), for undoMasq. The nftables rules are this attachment's alone (their
+ * comment hashes network, ifname and container), the iptables chain is shared by the
+ * container's interfaces on the network, hence the record.
+ */
+export function setupMasq(backend: MasqBackend, a: MasqAttachment, made: MasqMade = { backend, iptables: [] }): MasqMade {
   if (backend === 'nftables') setupNftMasq(a);
-  else setupIpMasq({ network: a.network, containerId: a.containerId, ips: a.ips });
+  else setupIpMasq({ network: a.network, containerId: a.containerId, ips: a.ips }, made.iptables);
+  return made;
+}
+
+/** Undo of a failed ADD's setupMasq: what it added, never what was there before. */
+export function undoMasq(a: MasqAttachment, made: MasqMade): void {
+  if (made.backend === 'nftables') teardownNftMasq(a);
+  else undoIpMasq(made.iptables);
 }
 
 /** Both backends; every real failure is reported together after trying both. */

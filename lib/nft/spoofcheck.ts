@@ -12,10 +12,13 @@
 //       drop                                                 comment …
 //
 // Names derive from containerID and ifname only (no hash, no truncation), so DEL
-// can tear down without the netns, the host veth or the MAC.
+// can tear down without the netns, the host veth or the MAC. Those names carry no
+// network, so the rule inside the iface chain (which nothing of the reference reads)
+// carries the network's tag: GC of one network removes only chains it tagged.
 import { CniError, Code } from '../cni/errors';
 import { log } from '../log';
 import { explain, findNft, openNft, type NftObject } from './run';
+import { hashForNetwork } from './masq';
 
 const FAMILY = 'bridge';
 const TABLE = 'nat';
@@ -34,7 +37,12 @@ export function spoofNames(containerId: string, ifName: string): SpoofNames {
   return { ifaceChain, macChain: `${ifaceChain}-mac`, comment: `macspoofchk-${refId}` };
 }
 
+/** The comment of the iface chain's rule: which network made the chain. */
+export const networkTag = (network: string): string => `macspoofchk-net-${hashForNetwork(network)}`;
+
 export interface SpoofCheck {
+  /** the network whose ADD made it (tagged for GC) */
+  network: string;
   containerId: string;
   ifName: string;
   /** the pod's host-side veth (the bridge port the frames come in on) */
@@ -47,22 +55,20 @@ const chainRef = (name: string) => ({ family: FAMILY, table: TABLE, name });
 const rule = (chain: string, expr: object[], comment: string) => ({ rule: { family: FAMILY, table: TABLE, chain, expr, comment } });
 
 /**
- * The setup as one nft JSON batch. The reference needs two transactions because its
- * flush must see the chains exist; nft resolves objects added earlier in the same
- * batch, so one transaction does it here: all rules appear together or not at all.
- * Flushing our two chains first makes a repeated setup replace, not duplicate, them.
+ * The setup as one nft JSON batch, one transaction: all rules appear together or not
+ * at all. The attachment's chains are created with `create`, which fails when they
+ * exist: a second ADD of a live attachment must not rewrite (and its undo then remove)
+ * the rules that protect the live pod.
  */
 export function spoofSetupBatch(s: SpoofCheck): object[] {
   const n = spoofNames(s.containerId, s.ifName);
   return [
     { add: { table: { family: FAMILY, name: TABLE } } },
     { add: { chain: { ...chainRef(BASE_CHAIN), type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' } } },
-    { add: { chain: chainRef(n.ifaceChain) } },
-    { add: { chain: chainRef(n.macChain) } },
-    { flush: { chain: chainRef(n.ifaceChain) } },
-    { flush: { chain: chainRef(n.macChain) } },
+    { create: { chain: chainRef(n.ifaceChain) } },
+    { create: { chain: chainRef(n.macChain) } },
     { add: rule(BASE_CHAIN, [{ match: { op: '==', left: { meta: { key: 'iifname' } }, right: s.hostIface } }, { jump: { target: n.ifaceChain } }], n.comment) },
-    { add: rule(n.ifaceChain, [{ jump: { target: n.macChain } }], n.comment) },
+    { add: rule(n.ifaceChain, [{ jump: { target: n.macChain } }], networkTag(s.network)) },
     { add: rule(n.macChain, [{ match: { op: '==', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: s.mac.toLowerCase() } }, { return: null }], n.comment) },
     { add: rule(n.macChain, [{ drop: null }], n.comment) },
   ];
@@ -70,7 +76,16 @@ export function spoofSetupBatch(s: SpoofCheck): object[] {
 
 export function setupSpoofCheck(s: SpoofCheck): void {
   const r = openNft(FEATURE).applyJson(spoofSetupBatch(s));
-  if (!r.ok) throw new CniError(Code.Internal, `failed to setup spoof-check: ${explain(r)}`);
+  if (r.ok) return;
+  if (/File exists/.test(r.stderr)) {
+    const n = spoofNames(s.containerId, s.ifName);
+    throw new CniError(
+      Code.Internal,
+      `failed to setup spoof-check: chain "${n.ifaceChain}" already exists: attachment ${s.containerId}/${s.ifName} has one already ` +
+        '(left as it is; a new ADD needs its DEL first)',
+    );
+  }
+  throw new CniError(Code.Internal, `failed to setup spoof-check: ${explain(r)}`);
 }
 
 interface Listed {
@@ -131,7 +146,7 @@ export function teardownSpoofCheck(containerId: string, ifName: string): void {
 }
 
 /** CHECK: what is missing of this attachment's rules (empty when all is in place). */
-export function spoofCheckProblems(s: SpoofCheck): string[] {
+export function spoofCheckProblems(s: Omit<SpoofCheck, 'network'>): string[] {
   const n = spoofNames(s.containerId, s.ifName);
   const objects = openNft(FEATURE).list(['table', FAMILY, TABLE]);
   if (!objects) return [`nftables table "${FAMILY} ${TABLE}" does not exist`];
@@ -151,19 +166,18 @@ export function spoofCheckProblems(s: SpoofCheck): string[] {
 const IFACE_PREFIX = 'cni-br-iface-';
 
 /**
- * GC: the spoof-check chains of containers not in `keepContainerIds`. The chain names
- * carry no network, so one network's GC cannot tell another network's attachment of a
- * live container apart; keying on the container ID alone keeps those (a live
- * container is listed by every network it is attached to) and removes only chains of
- * containers that no network lists. Returns the batch (empty when nothing is stale).
+ * GC: the spoof-check chains that `network` made (its tag on the iface chain's rule)
+ * whose attachment is not in `keep`. Chains of other networks, and untagged ones (made
+ * by the reference or an older release), are never touched: nothing proves whose they
+ * are, and DEL still removes them. Returns the batch (empty when nothing is stale).
  */
-export function spoofGcBatch(objects: NftObject[], keepContainerIds: readonly string[]): object[] {
+export function spoofGcBatch(objects: NftObject[], network: string, keep: readonly { containerId: string; ifName: string }[]): object[] {
   const t = readTable(objects);
-  const stale = [...t.chains].filter(
-    (c) => c.startsWith(IFACE_PREFIX) && !c.endsWith('-mac') && !keepContainerIds.some((id) => c.startsWith(`${IFACE_PREFIX}${id}-`)),
-  );
+  const tag = networkTag(network);
+  const kept = new Set(keep.map((a) => spoofNames(a.containerId, a.ifName).ifaceChain));
+  const tagged = new Set(t.rules.filter((r) => r.comment === tag && r.chain.startsWith(IFACE_PREFIX)).map((r) => r.chain));
   const batch: object[] = [];
-  for (const chain of stale) {
+  for (const chain of [...tagged].filter((c) => t.chains.has(c) && !kept.has(c))) {
     const refId = chain.slice(IFACE_PREFIX.length);
     const n: SpoofNames = { ifaceChain: chain, macChain: `${chain}-mac`, comment: `macspoofchk-${refId}` };
     for (const r of t.rules.filter((x) => x.chain === BASE_CHAIN && isOurs(x, n))) {
@@ -175,13 +189,13 @@ export function spoofGcBatch(objects: NftObject[], keepContainerIds: readonly st
   return batch;
 }
 
-/** Remove the spoof-check chains of containers that are gone (see spoofGcBatch). Without nft nothing of ours can exist. */
-export function gcSpoofChecks(keepContainerIds: readonly string[]): void {
+/** Remove the spoof-check chains of `network`'s attachments that are gone (see spoofGcBatch). Without nft nothing of ours can exist. */
+export function gcSpoofChecks(network: string, keep: readonly { containerId: string; ifName: string }[]): void {
   if (!findNft()) return;
   const nft = openNft(FEATURE);
   const objects = nft.list(['table', FAMILY, TABLE]);
   if (!objects) return;
-  const batch = spoofGcBatch(objects, keepContainerIds);
+  const batch = spoofGcBatch(objects, network, keep);
   if (!batch.length) return;
   const r = nft.applyJson(batch);
   if (!r.ok) throw new CniError(Code.Internal, `failed to garbage-collect spoof-check chains: ${explain(r)}`);

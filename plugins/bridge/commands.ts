@@ -8,17 +8,19 @@ import type { CmdArgs, Interface, Result } from '../../lib/cni/types';
 import { parseResult, versionAtLeast } from '../../lib/cni/version';
 import { formatCidr, networkOf, parseCidr, sameIP, tryParseCidr } from '../../lib/ip';
 import { listAddrs } from '../../lib/netlink/addr';
-import { applyPodConfig, createVethPair, ensureBridge, ensureBridgeAddrs, ensureForwarding, ensureVlanGateway, waitOperUp } from '../../lib/netlink/apply';
+import { applyPodConfig, createVethPair, ensureBridge, ensureForwarding, ensureVlanGateway, waitOperUp } from '../../lib/netlink/apply';
+import { hostLocalNetworkDir } from '../../lib/ipam/host-local';
+import { ensureGatewayAddrs, gatewayRecordsIn } from './gateway';
 import { delLink, getLink, getLinkByIndex, setBridgePort, setMaster, setUp } from '../../lib/netlink/link';
 import { listRoutes } from '../../lib/netlink/route';
 import { openSocket, openSocketIn, isErrno, type Nl } from '../../lib/netlink/socket';
 import { isOwnNetns, openNetns, tryOpenNetns, type NetnsHandle } from '../../lib/netns';
 import { configurePortVlans, listPortVlans, portVlanProblems } from '../../lib/netlink/vlan';
-import { chooseMasqBackend, setupMasq, teardownMasq } from '../../lib/nft/backend';
+import { type MasqMade, chooseMasqBackend, setupMasq, teardownMasq, undoMasq } from '../../lib/nft/backend';
 import { setupSpoofCheck, spoofCheckProblems, teardownSpoofCheck } from '../../lib/nft/spoofcheck';
 import { log } from '../../lib/log';
 import { parseBridgeConf, parseBridgeConfForDel } from './config';
-import { runIpam } from './ipam';
+import { runIpam, undoIpamAdd } from './ipam';
 import { planAttachment } from './plan';
 import { bridgeGc, bridgeStatus } from './lifecycle';
 
@@ -55,7 +57,7 @@ async function add(cmd: CmdArgs): Promise<Result> {
   const undo: Undo[] = [];
   try {
     const ipam = conf.ipamType ? await runIpam('ADD', conf.ipamType, cmd) : undefined;
-    if (conf.ipamType) undo.push(() => runIpam('DEL', conf.ipamType!, cmd).then(() => undefined));
+    if (conf.ipamType && ipam) undo.push(() => undoIpamAdd(conf.ipamType!, cmd, ipam));
     const plan = planAttachment(conf, ipam);
 
     const br = await ensureBridge(host, {
@@ -76,8 +78,9 @@ async function add(cmd: CmdArgs): Promise<Result> {
       // The MAC the pod interface got at creation (requested or random) is the only one allowed.
       const podMac = (await getLinkByIndex(pod, veth.podIndex))?.mac;
       if (!podMac) throw new CniError(Code.Internal, `"${cmd.ifName}" vanished from ${cmd.netns}`);
+      // Atomic, and refused when the attachment's chains exist: only then is the undo ours.
+      setupSpoofCheck({ network: conf.name, containerId: cmd.containerId, ifName: cmd.ifName, hostIface: veth.host.name, mac: podMac });
       undo.push(() => teardownSpoofCheck(cmd.containerId, cmd.ifName));
-      setupSpoofCheck({ containerId: cmd.containerId, ifName: cmd.ifName, hostIface: veth.host.name, mac: podMac });
     }
 
     // disableContainerInterface: the pod end stays down and unconfigured (someone else brings it up).
@@ -94,21 +97,22 @@ async function add(cmd: CmdArgs): Promise<Result> {
     if (!podLink) throw new CniError(Code.Internal, `"${cmd.ifName}" vanished from ${cmd.netns}`);
 
     const extra: Interface[] = [];
+    const gwOpts = { forceAddress: conf.forceAddress, network: conf.name, records: conf.ipamType === 'host-local' ? gatewayRecordsIn(hostLocalNetworkDir(cmd.conf)) : undefined };
     if (plan.bridgeAddrs.length && conf.vlan !== 0) {
       // With a vlan the gateway lives on "<bridge>.<vlan>", a port in that vlan (reference behaviour).
       const gw = await ensureVlanGateway(host, br, conf.vlan, conf.preserveDefaultVlan);
-      await ensureBridgeAddrs(host, gw, plan.bridgeAddrs, conf.forceAddress, 'failed to set vlan interface for bridge with addr', plan.clusterNets);
+      await ensureGatewayAddrs(host, gw, plan.bridgeAddrs, { ...gwOpts, what: 'failed to set vlan interface for bridge with addr' });
       const gwNow = (await getLink(host, gw.name)) ?? gw;
       extra.push({ name: gwNow.name, mac: gwNow.mac, ...mtuField(gwNow) });
     } else if (plan.bridgeAddrs.length) {
-      await ensureBridgeAddrs(host, br, plan.bridgeAddrs, conf.forceAddress, undefined, plan.clusterNets);
+      await ensureGatewayAddrs(host, br, plan.bridgeAddrs, gwOpts);
     }
     ensureForwarding(plan.forward);
     if (conf.ipMasq && plan.addresses.length) {
       const a = { network: conf.name, ifName: cmd.ifName, containerId: cmd.containerId, ips: plan.addresses.map(formatCidr) };
-      const backend = chooseMasqBackend(conf.ipMasqBackend);
-      undo.push(() => teardownMasq(a));
-      setupMasq(backend, a);
+      const made: MasqMade = { backend: chooseMasqBackend(conf.ipMasqBackend), iptables: [] };
+      undo.push(() => undoMasq(a, made));
+      setupMasq(made.backend, a, made);
     }
 
     // A down pod end keeps the host end from ever being oper-up: nothing to wait for.

@@ -3,7 +3,7 @@
 import { delegate } from '../../lib/cni/invoke';
 import type { CmdArgs, Result, Verb } from '../../lib/cni/types';
 import { parseResult } from '../../lib/cni/version';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from '../../lib/ipam/host-local';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus, ipamUndoAdd } from '../../lib/ipam/host-local';
 import { mark } from '../../lib/trace';
 
 export async function runIpam(verb: Exclude<Verb, 'VERSION'>, type: string, cmd: CmdArgs): Promise<Result | undefined> {
@@ -25,4 +25,13 @@ async function ipam(verb: Exclude<Verb, 'VERSION'>, type: string, cmd: CmdArgs):
   }
   const out = await delegate(verb, type, cmd.stdin, { path: cmd.path });
   return verb === 'ADD' ? parseResult(out, cmd.conf.cniVersion) : undefined;
+}
+
+/**
+ * Undo the IPAM part of a failed ADD. host-local releases exactly the addresses that
+ * ADD reserved; another IPAM is told DEL, as the spec asks (it is the only verb it has).
+ */
+export async function undoIpamAdd(type: string, cmd: CmdArgs, result: Result): Promise<void> {
+  if (type === 'host-local') return ipamUndoAdd(cmd, result);
+  await runIpam('DEL', type, cmd);
 }

@@ -63,9 +63,8 @@ function delegateGcArgs(cmd: CmdArgs, list: unknown): CmdArgs {
 
 /**
  * GC: remove what belongs to attachments not in `cni.dev/valid-attachments` (or
- * the legacy `cni.dev/attachments`): masquerade chains of this network (always: a
- * chain may date from when ipMasq was on, and only this network's are matched),
- * then IPAM reservations (host-local in-process, any other type forwarded). Goes on
+ * the legacy `cni.dev/attachments`): this network's masquerade chains (with ipMasq)
+ * and spoof-check chains (with macspoofchk), then IPAM reservations (host-local in-process, any other type forwarded). Goes on
  * past failures and throws one error listing them all. No list at all, or
  * `disableGC: true`: nothing is done.
  */
@@ -85,22 +84,28 @@ export async function bridgeGc(cmd: CmdArgs): Promise<void> {
     const code = e instanceof CniError ? e.code : Code.Internal;
     errors.push(new CniError(code, `${what}: ${errorText(e)}`, e instanceof CniError ? e.details : undefined, { cause: e }));
   };
-  try {
-    gcIpMasq({ network: conf.name, keep: valid.attachments.map((a) => a.containerId) });
-  } catch (e) {
-    fail('masquerade GC', e);
-  }
-  if (findNft()) {
+  // Only what this network's config enables, and only this network's objects: a GC of
+  // a network without ipMasq or macspoofchk has no business in those tables at all.
+  if (conf.ipMasq) {
     try {
-      gcNftMasq(conf.name, valid.attachments.map((a) => ({ containerId: a.containerId, ifName: a.ifName })));
+      gcIpMasq({ network: conf.name, keep: valid.attachments.map((a) => a.containerId) });
     } catch (e) {
-      fail('masquerade GC (nftables)', e);
+      fail('masquerade GC', e);
+    }
+    if (findNft()) {
+      try {
+        gcNftMasq(conf.name, valid.attachments);
+      } catch (e) {
+        fail('masquerade GC (nftables)', e);
+      }
     }
   }
-  try {
-    gcSpoofChecks(valid.attachments.map((a) => a.containerId));
-  } catch (e) {
-    fail('macspoofchk GC', e);
+  if (conf.macSpoofChk) {
+    try {
+      gcSpoofChecks(conf.name, valid.attachments);
+    } catch (e) {
+      fail('macspoofchk GC', e);
+    }
   }
   if (conf.ipamType === 'host-local') {
     try {

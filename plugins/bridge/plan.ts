@@ -21,8 +21,6 @@ export interface Plan {
   routes: PodRoute[];
   /** gateway/prefix of the pod subnet, to put on the bridge (isGateway). */
   bridgeAddrs: Cidr[];
-  /** Destinations of the IPAM routes (not default routes): the cluster network under flannel. */
-  clusterNets: Cidr[];
   /** Families that need IP forwarding on the node. */
   forward: Family[];
   hasIPv6: boolean;
@@ -55,7 +53,6 @@ export function planAttachment(conf: BridgeConf, ipam: Result | undefined): Plan
   }
 
   const resultRoutes: Route[] = (ipam?.routes ?? []).map((r) => ({ ...r }));
-  const clusterNets = resultRoutes.map((r) => tryParseCidr(r.dst)).filter((c): c is Cidr => !!c && c.prefix > 0).map(networkOf);
   if (conf.isDefaultGateway) {
     for (const [family, { gw }] of gateways) {
       // An IPAM default route counts only when it names a gateway (reference rule).
@@ -82,7 +79,6 @@ export function planAttachment(conf: BridgeConf, ipam: Result | undefined): Plan
     addresses,
     routes,
     bridgeAddrs,
-    clusterNets,
     forward: conf.isGateway ? [...gateways.keys()] : [],
     hasIPv6: addresses.some((a) => a.family === 6),
     ips: outIps,

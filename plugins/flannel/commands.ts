@@ -2,14 +2,14 @@
 // exec the delegate (bridge by default). The saved config in dataDir ties an ADD to
 // its DEL and CHECK, so those never depend on flanneld being up.
 import { CniError, Code, errorText, wrapError } from '../../lib/cni/errors';
-import { delegate, type DelegateOptions } from '../../lib/cni/invoke';
+import { delegate, resolveDelegate, type DelegateOptions } from '../../lib/cni/invoke';
 import type { PluginSpec } from '../../lib/cni/skel';
 import type { CmdArgs, NetConf, Result } from '../../lib/cni/types';
 import { convertResult, parseResult, versionAtLeast } from '../../lib/cni/version';
 import { log } from '../../lib/log';
 import { validAttachments } from '../../lib/ipam/gc';
 import { buildDelegateConf, type DelegateConf, parseFlannelConf, parsePaths, parseSavedConf, withKeys, type JsonObject, type SavedConf } from './delegate';
-import { listScratch, readScratch, removeScratch, removeTemp, saveScratch, scratchPath } from './scratch';
+import { isTempOf, listScratch, readScratch, removeScratch, removeTemp, saveScratch, scratchPath } from './scratch';
 import { readSubnetEnv, type SubnetEnv } from './subnet-env';
 
 const VALID_KEY = 'cni.dev/valid-attachments';
@@ -72,6 +72,16 @@ async function add(cmd: CmdArgs): Promise<Result> {
   const env = readSubnetEnv(conf.subnetFile);
   const d = buildDelegateConf(conf, env);
   const id = cmd.containerId;
+  const target = resolveDelegate(d.type, cmd.path);
+  // A saved config already there belongs to an attachment of this container: a live pod
+  // whose ADD a runtime retries, or one whose DEL is still due. It is put back if this
+  // ADD fails, and then nothing of that attachment may be undone.
+  let before: Buffer | undefined | 'unreadable';
+  try {
+    before = readScratch(conf.dataDir, id);
+  } catch {
+    before = 'unreadable';
+  }
   // Saved before the delegate runs: if we die mid-ADD, the runtime's DEL still finds it.
   try {
     saveScratch(conf.dataDir, id, d.bytes);
@@ -81,21 +91,33 @@ async function add(cmd: CmdArgs): Promise<Result> {
   log.debug(`container ${id}: delegating ADD to ${d.type}: ${d.bytes.toString('utf8')}`);
   const opts = delegateOpts(cmd);
   try {
-    return parseResult(await delegate('ADD', d.type, d.bytes, opts), conf.cniVersion);
+    return parseResult(await delegate('ADD', target, d.bytes, opts), conf.cniVersion);
   } catch (err) {
-    // Undo what the delegate may have done half-way (spec §7), and do not leave a
-    // scratch file for an attachment that never existed (plugins#426).
-    try {
-      await delegate('DEL', d.type, d.bytes, opts);
-    } catch (delErr) {
-      log.warn(`container ${id}: ${d.type} DEL after the failed ADD also failed: ${errorText(delErr)}`);
-    }
-    try {
-      removeScratch(conf.dataDir, id);
-    } catch (rmErr) {
-      log.warn(`container ${id}: cannot remove ${scratchPath(conf.dataDir, id)}: ${errorText(rmErr)}`);
-    }
+    await undoFailedAdd(conf.dataDir, id, before, !target.local && before === undefined ? () => delegate('DEL', target, d.bytes, opts) : undefined);
     throw err;
+  }
+}
+
+/**
+ * After a failed delegate ADD: our own bridge (run in-process) has undone exactly what
+ * it created. Any other delegate gets the spec's DEL (§7), but only when no attachment
+ * of this container existed before: a DEL would release the live pod's address and
+ * remove its interface (the delegate keys them by container and ifname, not by ADD).
+ * The saved config goes back to what it was, so the live pod's DEL still finds its own.
+ */
+async function undoFailedAdd(dataDir: string, id: string, before: Buffer | undefined | 'unreadable', delegateDel: (() => Promise<unknown>) | undefined): Promise<void> {
+  if (delegateDel) {
+    try {
+      await delegateDel();
+    } catch (delErr) {
+      log.warn(`container ${id}: the delegate's DEL after the failed ADD also failed: ${errorText(delErr)}`);
+    }
+  }
+  try {
+    if (before === undefined) removeScratch(dataDir, id); // no scratch file for an attachment that never existed (plugins#426)
+    else if (before !== 'unreadable') saveScratch(dataDir, id, before);
+  } catch (err) {
+    log.warn(`container ${id}: cannot restore ${scratchPath(dataDir, id)}: ${errorText(err)}`);
   }
 }
 
@@ -123,9 +145,8 @@ function loadSaved(dataDir: string, id: string): Loaded {
  * behind; the runtime's DEL for that container is the moment to remove it.
  */
 function removeOwnTemps(dataDir: string, id: string): void {
-  const prefix = `.${id.slice(0, 64)}.tmp-`;
   try {
-    for (const t of listScratch(dataDir).temps) if (t.name.startsWith(prefix)) removeTemp(dataDir, t.name);
+    for (const t of listScratch(dataDir).temps) if (isTempOf(t.name, id)) removeTemp(dataDir, t.name);
   } catch (err) {
     log.warn(`container ${id}: cannot remove leftover temp files in ${dataDir}: ${errorText(err)}`);
   }
@@ -218,14 +239,12 @@ async function gc(cmd: CmdArgs): Promise<void> {
   } catch (err) {
     errors.push(wrapError(err, `cannot list ${dataDir}`));
   }
-  // Several flannel networks may share dataDir; files saved by another network are
-  // not ours to judge against this network's attachment list.
+  // Several flannel networks may share dataDir, and other tools may keep files there:
+  // only a delegate config this network saved (it names the network) is ours to judge
+  // against this network's attachment list. A torn or foreign file proves nothing.
   const saved = new Map<string, SavedConf | undefined>();
   for (const id of listing.ids) saved.set(id, loadSaved(dataDir, id).saved);
-  const ours = (id: string): boolean => {
-    const s = saved.get(id);
-    return !s || s.config.name === undefined || s.config.name === raw.name;
-  };
+  const ours = (id: string): boolean => saved.get(id)?.config.name === raw.name;
 
   let target: { type: string; config: JsonObject } | undefined;
   try {

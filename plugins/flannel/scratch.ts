@@ -4,12 +4,13 @@
 // flanneld down, so the file must never be seen half-written (cni-plugin#43).
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { CniError, Code } from '../../lib/cni/errors';
 
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
-// Temp names start with "." so they can never be mistaken for a container ID.
-const TEMP_RE = /^\..*\.tmp-[0-9a-f]+$/;
+// Temp names start with "." so they can never be mistaken for a container ID, and are
+// exactly what saveScratch makes (tempStem + 12 hex): nothing else is ever removed as one.
+const TEMP_RE = /^\.(?:@[0-9a-f]{64}|[a-zA-Z0-9][a-zA-Z0-9_.\-]*)\.tmp-[0-9a-f]{12}$/;
 
 // Defence in depth: the dispatcher validated the ID, but a name that could leave
 // dataDir ("/" anywhere, "." or ".." as the whole name) is refused here as well. A
@@ -19,6 +20,21 @@ const TEMP_RE = /^\..*\.tmp-[0-9a-f]+$/;
 const MAX_ID = 255;
 const MAX_SCRATCH = 1 << 20;
 const isSafeId = (id: string): boolean => id.length <= MAX_ID && ID_RE.test(id) && !id.includes('/') && id !== '.' && id !== '..';
+
+/**
+ * The start of a container's temp file names: `.<id>.tmp-`, or for an ID too long for
+ * that to fit NAME_MAX, `.@<sha256 of the id>.tmp-` ("@" never occurs in an ID). Each
+ * ID has its own, so a DEL never takes another container's temp file for its own.
+ */
+function tempStem(containerId: string): string {
+  return containerId.length <= 200 ? `.${containerId}.tmp-` : `.@${createHash('sha256').update(containerId).digest('hex')}.tmp-`;
+}
+
+/** Is `name` one of this container's temp files, exactly (stem, then the 12 hex saveScratch adds)? */
+export function isTempOf(name: string, containerId: string): boolean {
+  const stem = tempStem(containerId);
+  return name.length === stem.length + 12 && name.startsWith(stem) && /^[0-9a-f]{12}$/.test(name.slice(stem.length));
+}
 
 /** `<dataDir>/<containerID>`. */
 export function scratchPath(dataDir: string, containerId: string): string {
@@ -70,8 +86,7 @@ export function saveScratch(dataDir: string, containerId: string, bytes: Buffer)
   assertOwnDir(dataDir);
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   assertOwnDir(dataDir); // a link swapped in between the two checks
-  // The ID in the temp name is only a hint for people; cut it so the name fits NAME_MAX.
-  const tmp = nodePath.join(dataDir, `.${containerId.slice(0, 64)}.tmp-${randomBytes(6).toString('hex')}`);
+  const tmp = nodePath.join(dataDir, `${tempStem(containerId)}${randomBytes(6).toString('hex')}`);
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
     try {

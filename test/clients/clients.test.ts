@@ -107,7 +107,7 @@ class Fixture {
 
   reservations(): string[] {
     const dir = path.join(this.state, 'networks', 'cbr0');
-    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f !== 'lock' && f !== 'boot_id' && !f.startsWith('last_reserved_ip')).sort() : [];
+    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^[0-9a-f.:]+$/.test(f)).sort() : [];
   }
 
   natRules(): string {

@@ -387,11 +387,11 @@ export interface IpamState {
 export function ipamState(dataDir: string, network: string): IpamState {
   const dir = path.join(dataDir, network);
   if (!fs.existsSync(dir)) return { dirMode: 'missing', files: [] };
-  // boot_id is our documented sidecar (the boot record of lib/ipam/boot.ts), which the
-  // reference ignores; everything else must match byte for byte.
+  // boot_id and bridge_gateways are our documented records (lib/ipam/boot.ts,
+  // plugins/bridge/gateway.ts), which the reference ignores; the rest must match byte for byte.
   const files = fs
     .readdirSync(dir)
-    .filter((name) => name !== 'boot_id')
+    .filter((name) => name !== 'boot_id' && name !== 'bridge_gateways')
     .sort()
     .map((name) => {
       const p = path.join(dir, name);

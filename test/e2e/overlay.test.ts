@@ -42,7 +42,7 @@ describe.skipIf(process.getuid?.() !== 0).each(builds)('flannel vxlan overlay ac
   const vtepRx = (node: FlannelNode): number => node.ns.json<Link[]>(`-s link show dev ${VXLAN_DEV}`)[0].stats64!.rx.packets;
   const ipamFiles = (node: FlannelNode): string[] => {
     const dir = path.join(node.ipamDataDir, 'cbr0');
-    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f !== 'lock' && f !== 'boot_id' && !f.startsWith('last_reserved_ip.')) : [];
+    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^[0-9a-f.:]+$/.test(f)) : [];
   };
   const veths = (node: FlannelNode): string[] => node.ns.json<Link[]>('link show type veth').map((l) => l.ifname).filter((n) => n !== 'ul0');
 

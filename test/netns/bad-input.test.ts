@@ -30,7 +30,7 @@ describe.skipIf(!isRoot)('bad input', () => {
     return {
       links: pod.json<{ ifname: string }[]>('link show').map((l) => l.ifname).filter((n) => n !== 'lo'),
       veths: node.json<{ ifname: string }[]>('link show type veth').map((l) => l.ifname),
-      ips: fs.existsSync(ipDir) ? fs.readdirSync(ipDir).filter((f) => f !== 'lock' && f !== 'boot_id' && !f.startsWith('last_reserved_ip')) : [],
+      ips: fs.existsSync(ipDir) ? fs.readdirSync(ipDir).filter((f) => /^[0-9a-f.:]+$/.test(f)) : [],
       scratch: fs.existsSync(path.join(state, 'flannel')) ? fs.readdirSync(path.join(state, 'flannel')) : [],
     };
   };

@@ -47,7 +47,7 @@ describe.skipIf(!isRoot)('subnet and MTU drift', () => {
     lease('172.16.99.1/24', 1400);
     const add = runPlugin(node, 'flannel', env('ADD', 'd2'), conf());
     expect(add.status, add.stdout + add.stderr).toBe(0);
-    expect(add.stderr).toContain('a gateway of an earlier subnet of this network');
+    expect(add.stderr).toContain('the gateway network "driftnet" set before its subnet changed');
     expect(bridgeAddrs()).toEqual(['172.16.99.1/24']);
     expect(node.json<{ mtu: number }[]>(`link show dev ${bridge}`)[0].mtu).toBe(1400);
     expect(pod.json<{ mtu: number }[]>('link show dev eth0')[0].mtu).toBe(1400);

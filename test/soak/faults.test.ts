@@ -33,7 +33,7 @@ describe.skipIf(!isRoot).each(builds)('SIGKILL during ADD, then DEL and ADD agai
     fs.existsSync(ipDir())
       ? fs
           .readdirSync(ipDir())
-          .filter((f) => f !== 'lock' && f !== 'boot_id' && !f.startsWith('last_reserved_ip'))
+          .filter((f) => /^[0-9a-f.:]+$/.test(f))
           .map((f) => ({ ip: f, owner: fs.readFileSync(path.join(ipDir(), f), 'latin1') }))
       : [];
   const masqChains = () => node.exec(['iptables', '-t', 'nat', '-S']).stdout.split('\n').filter((l) => l.startsWith('-N CNI-'));

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listScratch, readScratch, removeScratch, removeTemp, saveScratch, scratchPath } from '../../../plugins/flannel/scratch';
+import { isTempOf, listScratch, readScratch, removeScratch, removeTemp, saveScratch, scratchPath } from '../../../plugins/flannel/scratch';
 
 let tmp: string;
 beforeEach(() => {
@@ -66,13 +67,27 @@ describe('scratch files', () => {
     saveScratch(tmp, 'a', Buffer.from('x'));
     fs.mkdirSync(path.join(tmp, 'dir'));
     fs.symlinkSync(path.join(tmp, 'a'), path.join(tmp, 'link'));
-    fs.writeFileSync(path.join(tmp, '.a.tmp-0a1b'), 'x');
+    fs.writeFileSync(path.join(tmp, '.a.tmp-0a1b2c3d4e5f'), 'x');
     fs.writeFileSync(path.join(tmp, '.other'), 'x');
     const l = listScratch(tmp);
     expect(l.ids).toEqual(['a', 'b']);
-    expect(l.temps.map((t) => t.name)).toEqual(['.a.tmp-0a1b']);
-    removeTemp(tmp, '.a.tmp-0a1b');
+    expect(l.temps.map((t) => t.name)).toEqual(['.a.tmp-0a1b2c3d4e5f']);
+    removeTemp(tmp, '.a.tmp-0a1b2c3d4e5f');
     expect(() => removeTemp(tmp, 'a')).toThrow();
     expect(listScratch(path.join(tmp, 'missing'))).toEqual({ ids: [], temps: [] });
+  });
+
+  it("a container's temp files are matched exactly: never another ID's, not even one it is a prefix of", () => {
+    const long1 = `${'x'.repeat(200)}-one`;
+    const long2 = `${'x'.repeat(200)}-two`;
+    const hex = '0a1b2c3d4e5f';
+    expect(isTempOf(`.abc.tmp-${hex}`, 'abc')).toBe(true);
+    expect(isTempOf(`.abc.tmp-${hex}`, 'ab')).toBe(false);
+    expect(isTempOf(`.abc.tmp-${hex}.tmp-${hex}`, 'abc')).toBe(false);
+    expect(isTempOf(`.abc.tmp-${hex}.tmp-${hex}`, `abc.tmp-${hex}`)).toBe(true);
+    // IDs too long for NAME_MAX share no prefix-derived stem: each has its own hash.
+    const hashed = `.@${createHash('sha256').update(long1).digest('hex')}.tmp-${hex}`;
+    expect(isTempOf(hashed, long1)).toBe(true);
+    expect(isTempOf(hashed, long2)).toBe(false);
   });
 });
