@@ -39,21 +39,9 @@ async function doctorCommand(out: string): Promise<string[]> {
     target: 'node20',
     format: 'cjs',
     define: { __CNI_BUILD_ID__: JSON.stringify('doctor-test') },
-    plugins: [
-      {
-        // as scripts/build.mjs: the `netlink` package finds its binary beside the bundle
-        name: 'netlink-binary',
-        setup(build) {
-          build.onLoad({ filter: /netlink[\\/]dist[\\/]raw\.js$/ }, async (args) => {
-            const src = await fs.promises.readFile(args.path, 'utf8');
-            return { contents: src.replace("require('node-gyp-build')(__dirname + '/..')", "require(require('path').join(__dirname, 'netlink.node'))"), loader: 'js' };
-          });
-        },
-      },
-    ],
     logLevel: 'warning',
   });
-  for (const f of ['cninative.node', 'netlink.node']) fs.copyFileSync(path.join(distDir, f), path.join(out, f));
+  fs.copyFileSync(path.join(distDir, 'cninative.node'), path.join(out, 'cninative.node'));
   return [process.execPath, file];
 }
 
