@@ -24,7 +24,7 @@ const exe = path.join(out, 'cni-plugins');
 // variables nobody installed would run as root in every plugin call. The Node bundles and
 // the reference plugins read nothing from there; neither may this.
 const noAutoload = ['--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json'];
-execFileSync(bun, ['build', '--compile', '--bytecode', '--minify', ...noAutoload, path.join(root, 'plugins', 'standalone', 'main.ts'), '--outfile', exe, '--define', `__CNI_BUILD_ID__=${JSON.stringify(buildId)}`], {
+execFileSync(bun, ['build', '--compile', '--bytecode', '--minify', ...noAutoload, path.join(root, 'plugins', 'standalone', 'main.ts'), '--outfile', exe, '--define', `__CNI_BUILD_ID__=${JSON.stringify(buildId)}`, '--define', `__CNI_BUILD_KIND__=${JSON.stringify('standalone')}`], {
   cwd: root,
   stdio: ['ignore', 'ignore', 'inherit'],
 });

@@ -40,7 +40,10 @@ for (const name of plugins) {
     target: 'node20',
     format: 'cjs',
     banner: { js: `#!/usr/bin/env node\n// built by cni-flannel-bridge (TypeScript CNI plugins) build ${buildId}` },
-    define: { __CNI_BUILD_ID__: JSON.stringify(buildId) },
+    define: { __CNI_BUILD_ID__: JSON.stringify(buildId), __CNI_BUILD_KIND__: JSON.stringify('node') },
+    // Folds the defines and drops the branches they rule out (lib/build-defines.d.ts),
+    // such as the source tree's helper path; names and layout stay readable.
+    minifySyntax: true,
     logLevel: 'warning',
     legalComments: 'none',
   });

@@ -38,7 +38,8 @@ async function doctorCommand(out: string): Promise<string[]> {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    define: { __CNI_BUILD_ID__: JSON.stringify('doctor-test') },
+    // as scripts/build.mjs: a Node bundle, loading cninative.node from beside itself
+    define: { __CNI_BUILD_ID__: JSON.stringify('doctor-test'), __CNI_BUILD_KIND__: JSON.stringify('node') },
     logLevel: 'warning',
   });
   fs.copyFileSync(path.join(distDir, 'cninative.node'), path.join(out, 'cninative.node'));
