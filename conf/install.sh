@@ -38,14 +38,14 @@ marker="built by cni-flannel-bridge"
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 # cnictl (the operator's tool, dist/cnictl) is a Node bundle in both modes; it needs
-# cninative.node beside it, and netlink.node for `cnictl doctor`.
+# cninative.node beside it, which both builds install.
 cnictl=0
 if [ "$standalone" -eq 1 ]; then
   dist="$here/dist-standalone"
   files="cni-plugins cninative.node"
   if [ "$node_major" -lt 20 ]; then
     echo "install: skipping cnictl: it runs on Node.js 20 or later (found: $(node --version 2>/dev/null || echo none)); the plugins do not need Node" >&2
-  elif [ ! -f "$here/dist/cnictl" ] || [ ! -f "$here/dist/netlink.node" ]; then
+  elif [ ! -f "$here/dist/cnictl" ]; then
     echo "install: skipping cnictl: $here/dist/cnictl is missing; run npm run build (or npm run build:node) to have it" >&2
   else
     cnictl=1
@@ -55,7 +55,7 @@ else
     echo "install: Node.js 20 or later is needed on this node (found: $(node --version 2>/dev/null || echo none)); or install --standalone" >&2
     exit 1
   fi
-  files="bridge flannel cnictl cninative.node netlink.node"
+  files="bridge flannel cnictl cninative.node"
   cnictl=1
 fi
 for f in $files; do
@@ -94,12 +94,9 @@ if [ "$standalone" -eq 1 ]; then
   install_atomic "$dist/cninative.node" "$bindir/cninative.node" 0644
   install_atomic "$dist/cni-plugins" "$bindir/cni-plugins" 0755
   for f in bridge flannel; do link_atomic cni-plugins "$bindir/$f"; done
-  if [ "$cnictl" -eq 1 ]; then
-    install_atomic "$here/dist/netlink.node" "$bindir/netlink.node" 0644
-    install_atomic "$here/dist/cnictl" "$bindir/cnictl" 0755
-  fi
+  if [ "$cnictl" -eq 1 ]; then install_atomic "$here/dist/cnictl" "$bindir/cnictl" 0755; fi
 else
-  for f in cninative.node netlink.node; do install_atomic "$dist/$f" "$bindir/$f" 0644; done
+  install_atomic "$dist/cninative.node" "$bindir/cninative.node" 0644
   for f in bridge flannel cnictl; do install_atomic "$dist/$f" "$bindir/$f" 0755; done
 fi
 case "$conf" in

@@ -1,7 +1,8 @@
 // Where this plugin runs from. Two builds exist: Node bundles (dist/bridge, dist/flannel,
 // run by the node's Node.js) and the standalone executable compiled by Bun, which
-// carries its own runtime. In the latter, argv[1] and __dirname point into Bun's
-// embedded file system, so the real location comes from process.execPath, and the
+// carries its own runtime. In the latter, argv[1] points into Bun's embedded file
+// system and __dirname is the build tree's, compiled in (never use it there), so the
+// real location comes from process.execPath, and the
 // name a plugin was invoked as (bridge or flannel, both links to one executable)
 // from process.argv0.
 import * as fs from 'node:fs';

@@ -19,7 +19,12 @@ fs.mkdirSync(out, { recursive: true });
 const buildId = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 const exe = path.join(out, 'cni-plugins');
 // --bytecode: precompiled JavaScript roughly halves start-up, the cost that dominates a CNI call.
-execFileSync(bun, ['build', '--compile', '--bytecode', '--minify', path.join(root, 'plugins', 'standalone', 'main.ts'), '--outfile', exe, '--define', `__CNI_BUILD_ID__=${JSON.stringify(buildId)}`], {
+// A compiled Bun executable would otherwise read bunfig.toml (whose `preload` runs any script)
+// and .env from its working directory, which is whatever the runtime's is: code and
+// variables nobody installed would run as root in every plugin call. The Node bundles and
+// the reference plugins read nothing from there; neither may this.
+const noAutoload = ['--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json'];
+execFileSync(bun, ['build', '--compile', '--bytecode', '--minify', ...noAutoload, path.join(root, 'plugins', 'standalone', 'main.ts'), '--outfile', exe, '--define', `__CNI_BUILD_ID__=${JSON.stringify(buildId)}`, '--define', `__CNI_BUILD_KIND__=${JSON.stringify('standalone')}`], {
   cwd: root,
   stdio: ['ignore', 'ignore', 'inherit'],
 });

@@ -25,22 +25,6 @@ execFileSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--logle
 fs.rmSync(dist, { recursive: true, force: true });
 fs.mkdirSync(dist, { recursive: true });
 fs.copyFileSync(path.join(root, 'build', 'Release', 'cninative.node'), path.join(dist, 'cninative.node'));
-const netlinkBinary = path.join(root, 'node_modules', 'netlink', 'prebuilds', `linux-${process.arch}`, 'node.napi.node');
-fs.copyFileSync(netlinkBinary, path.join(dist, 'netlink.node'));
-
-// netlink finds its binary with node-gyp-build(__dirname + '/..'); inside a bundle
-// __dirname is dist/, so point it at the copy beside the bundle instead.
-const netlinkBinaryBesideBundle = {
-  name: 'netlink-binary',
-  setup(build) {
-    build.onLoad({ filter: /netlink[\\/]dist[\\/]raw\.js$/ }, async (args) => {
-      const src = await fs.promises.readFile(args.path, 'utf8');
-      const from = "require('node-gyp-build')(__dirname + '/..')";
-      if (!src.includes(from)) throw new Error(`netlink's binary lookup changed in ${args.path}; update scripts/build.mjs`);
-      return { contents: src.replace(from, "require(require('path').join(__dirname, 'netlink.node'))"), loader: 'js' };
-    });
-  },
-};
 
 // One id per build, in every bundle's banner and code: flannel runs bridge in-process
 // only when the bridge it finds in CNI_PATH carries the same id (lib/cni/invoke.ts).
@@ -56,11 +40,13 @@ for (const name of plugins) {
     target: 'node20',
     format: 'cjs',
     banner: { js: `#!/usr/bin/env node\n// built by cni-flannel-bridge (TypeScript CNI plugins) build ${buildId}` },
-    define: { __CNI_BUILD_ID__: JSON.stringify(buildId) },
-    plugins: [netlinkBinaryBesideBundle],
+    define: { __CNI_BUILD_ID__: JSON.stringify(buildId), __CNI_BUILD_KIND__: JSON.stringify('node') },
+    // Folds the defines and drops the branches they rule out (lib/build-defines.d.ts),
+    // such as the source tree's helper path; names and layout stay readable.
+    minifySyntax: true,
     logLevel: 'warning',
     legalComments: 'none',
   });
   fs.chmodSync(out, 0o755);
 }
-console.error(`built ${plugins.map((p) => `dist/${p}`).join(', ')} (+ cninative.node, netlink.node)`);
+console.error(`built ${plugins.map((p) => `dist/${p}`).join(', ')} (+ cninative.node)`);

@@ -10,9 +10,7 @@ import { dispatch, type PluginSpec } from './skel';
 import { isStandalone, sameFile } from '../runtime';
 import { mark } from '../trace';
 
-// Set by the build (esbuild `define`), identical in every bundle of one build; absent
-// when running from source, which always execs.
-declare const __CNI_BUILD_ID__: string | undefined;
+// Absent when running from source, which always execs (lib/build-defines.d.ts).
 const BUILD_ID = typeof __CNI_BUILD_ID__ === 'string' ? __CNI_BUILD_ID__ : undefined;
 
 const inProcess = new Map<string, PluginSpec>();

@@ -1,9 +1,9 @@
-// Loads the native helper. In a build it sits beside the bundle (dist/cninative.node,
-// copied into /opt/cni/bin with the plugins); from source it is node-gyp's output.
+// Loads the native helper, which runs as root in every call. A build loads it only from
+// beside its own file (/opt/cni/bin/cninative.node next to the plugins): a path fixed at
+// build time (the build tree) may not exist on the node, or be writable by anyone there.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import { isStandalone } from '../runtime';
 
 export interface Native {
   setns(fd: number, nstype: number): void;
@@ -26,18 +26,23 @@ export const EWOULDBLOCK = 11;
 
 let loaded: Native | undefined;
 
+/** The one file the helper is loaded from. */
+export function helperPath(): string {
+  // From source (no bundle) it is node-gyp's output; the bundlers drop this line.
+  if (typeof __CNI_BUILD_KIND__ === 'undefined') return path.join(__dirname, '..', '..', 'build', 'Release', 'cninative.node');
+  // The standalone executable's __dirname would be the build tree's, compiled in; its file is execPath.
+  return path.join(__CNI_BUILD_KIND__ === 'standalone' ? path.dirname(process.execPath) : __dirname, 'cninative.node');
+}
+
 export function native(): Native {
   if (loaded) return loaded;
-  const candidates = [
-    // Beside the executable: the standalone build, whose __dirname is not on disk.
-    ...(isStandalone() ? [path.join(path.dirname(process.execPath), 'cninative.node')] : []),
-    path.join(__dirname, 'cninative.node'),
-    path.join(__dirname, '..', '..', 'build', 'Release', 'cninative.node'),
-  ];
-  const found = candidates.find((p) => fs.existsSync(p));
-  if (!found) throw new Error(`native helper cninative.node not found (looked in ${candidates.join(', ')}); run npm run build`);
+  const file = helperPath();
+  if (!fs.existsSync(file)) {
+    const fix = typeof __CNI_BUILD_KIND__ === 'undefined' ? 'run npm run build' : 'install cninative.node from the same build beside the plugin';
+    throw new Error(`native helper ${file} not found: ${fix}`);
+  }
   // Not a bare require(): esbuild leaves createRequire alone, so the .node file is loaded
   // from disk at run time, and it also works where `module` is not Node's (vitest).
-  loaded = createRequire(__filename)(found) as Native;
+  loaded = createRequire(file)(file) as Native;
   return loaded;
 }

@@ -3,18 +3,17 @@
 // explanation when it gives one), and dumps are retried when the kernel says the dump
 // was interrupted (NLM_F_DUMP_INTR).
 //
-// Two transports sit behind it. The default is synchronous, in our native helper:
-// one blocking sendto/poll/recv per message, a socket created with a plain syscall (so
-// inside lib/netns.inNetns it belongs to the pod), no libuv handle, and no package to
-// load. CNI_NETLINK_TRANSPORT=netlink selects the `netlink` package's asynchronous
-// socket instead, kept so the two can be measured side by side (bench/).
+// The transport is synchronous, in our native helper: one blocking sendto/poll/recv per
+// message, a socket created with a plain syscall (so inside lib/netns.inNetns it belongs
+// to the pod), no libuv handle, and no package to load. The `netlink` package's socket is
+// not used: loading it cost 40 % of a bare start, and its asynchronous socket crashes under
+// Bun; tests keep the package as an oracle for the codec.
 import * as os from 'node:os';
 import { native } from '../native';
 import { inNetns, type NetnsHandle } from '../netns';
 import { NLM_F, parseAttrs, readString } from './attrs';
 import { timed } from '../trace';
 
-const NETLINK_ROUTE = 0;
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
 const NLM_F_ACK_TLVS = 0x200;
@@ -123,53 +122,12 @@ class SyncSocket implements Nl {
 
 class DumpInterrupted extends Error {}
 
-/** The `netlink` package's asynchronous socket, for side-by-side measurement only. */
-class PackageSocket implements Nl {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  private readonly sock = (require('netlink/dist/netlink') as typeof import('netlink/dist/netlink')).createNetlink(NETLINK_ROUTE);
-
-  private async exchange(type: number, payload: Buffer, flags: number, what: string): Promise<Buffer[]> {
-    const [msgs] = await this.sock.request(type, payload, { flags, timeout: REQUEST_TIMEOUT_MS, checkError: false });
-    const out: Buffer[] = [];
-    for (const m of msgs) {
-      if (m.flags & NLM_F.DUMP_INTR) throw new DumpInterrupted();
-      if (m.type === NLMSG_ERROR) {
-        const { errno, text } = parseError(m.data, m.flags);
-        if (errno !== 0) throw new NetlinkError(errno, what, text);
-        continue;
-      }
-      out.push(m.data);
-    }
-    return out;
-  }
-
-  request(type: number, payload: Buffer, flags: number, what: string): Promise<Buffer[]> {
-    return this.exchange(type, payload, flags, what);
-  }
-
-  async dump(type: number, payload: Buffer, what: string): Promise<Buffer[]> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.exchange(type, payload, NLM_F.DUMP, what);
-      } catch (err) {
-        if (!(err instanceof DumpInterrupted) || attempt >= 5) throw err;
-      }
-    }
-  }
-
-  close(): void {
-    this.sock.close();
-  }
-}
-
-const usePackage = (): boolean => process.env.CNI_NETLINK_TRANSPORT === 'netlink';
-
 /** A socket in this thread's current netns (the host). */
 export function openSocket(): Nl {
-  return usePackage() ? new PackageSocket() : new SyncSocket(native().nlOpen());
+  return new SyncSocket(native().nlOpen());
 }
 
 /** A socket bound to `ns` for its whole life: created while the thread is inside it. */
 export function openSocketIn(ns: NetnsHandle): Nl {
-  return inNetns(ns, () => (usePackage() ? new PackageSocket() : new SyncSocket(native().nlOpen())));
+  return inNetns(ns, () => new SyncSocket(native().nlOpen()));
 }

@@ -64,6 +64,8 @@ export interface CniEnv {
   args?: string;
   path?: string;
   extra?: Record<string, string>;
+  /** The working directory the runtime starts the plugin in (by default the test's own). */
+  cwd?: string;
 }
 
 /** Run a built plugin inside `node` (the namespace standing in for the node), as a runtime would. */
@@ -75,7 +77,7 @@ export function runPlugin(node: Netns, plugin: string, env: CniEnv, stdin: strin
   if (env.args !== undefined) e.CNI_ARGS = env.args;
   Object.assign(e, env.extra ?? {});
   const input = typeof stdin === 'string' ? stdin : JSON.stringify(stdin);
-  const r = spawnSync('ip', ['netns', 'exec', node.name, path.join(dir, plugin)], { input, env: e, encoding: 'utf8' });
+  const r = spawnSync('ip', ['netns', 'exec', node.name, path.join(dir, plugin)], { input, env: e, cwd: env.cwd, encoding: 'utf8' });
   let json: unknown;
   try {
     json = r.stdout ? JSON.parse(r.stdout) : undefined;

@@ -38,22 +38,11 @@ async function doctorCommand(out: string): Promise<string[]> {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    define: { __CNI_BUILD_ID__: JSON.stringify('doctor-test') },
-    plugins: [
-      {
-        // as scripts/build.mjs: the `netlink` package finds its binary beside the bundle
-        name: 'netlink-binary',
-        setup(build) {
-          build.onLoad({ filter: /netlink[\\/]dist[\\/]raw\.js$/ }, async (args) => {
-            const src = await fs.promises.readFile(args.path, 'utf8');
-            return { contents: src.replace("require('node-gyp-build')(__dirname + '/..')", "require(require('path').join(__dirname, 'netlink.node'))"), loader: 'js' };
-          });
-        },
-      },
-    ],
+    // as scripts/build.mjs: a Node bundle, loading cninative.node from beside itself
+    define: { __CNI_BUILD_ID__: JSON.stringify('doctor-test'), __CNI_BUILD_KIND__: JSON.stringify('node') },
     logLevel: 'warning',
   });
-  for (const f of ['cninative.node', 'netlink.node']) fs.copyFileSync(path.join(distDir, f), path.join(out, f));
+  fs.copyFileSync(path.join(distDir, 'cninative.node'), path.join(out, 'cninative.node'));
   return [process.execPath, file];
 }
 

@@ -19,7 +19,7 @@ describe.skipIf(!fs.existsSync(path.join(distDir, 'flannel')))('conf/install.sh'
     const r = install('--prefix', root);
     expect(r.status, r.stderr).toBe(0);
     const bin = path.join(root, 'opt', 'cni', 'bin');
-    expect(fs.readdirSync(bin).sort()).toEqual(['bridge', 'cnictl', 'cninative.node', 'flannel', 'netlink.node']);
+    expect(fs.readdirSync(bin).sort()).toEqual(['bridge', 'cnictl', 'cninative.node', 'flannel']);
     expect(fs.statSync(path.join(bin, 'flannel')).mode & 0o777).toBe(0o755);
     expect(fs.readFileSync(path.join(bin, 'bridge'))).toEqual(fs.readFileSync(path.join(distDir, 'bridge')));
     const conflist = JSON.parse(fs.readFileSync(path.join(root, 'etc', 'cni', 'net.d', '10-flannel.conflist'), 'utf8'));
