@@ -19,10 +19,15 @@ fs.mkdirSync(out, { recursive: true });
 const buildId = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 const exe = path.join(out, 'cni-plugins');
 // --bytecode: precompiled JavaScript roughly halves start-up, the cost that dominates a CNI call.
-execFileSync(bun, ['build', '--compile', '--bytecode', '--minify', path.join(root, 'plugins', 'standalone', 'main.ts'), '--outfile', exe, '--define', `__CNI_BUILD_ID__=${JSON.stringify(buildId)}`], {
+// The banner is the marker conf/install.sh recognises our files by (the Node bundles carry the same).
+const marker = 'built by cni-flannel-bridge';
+const banner = `// ${marker} (TypeScript CNI plugins) build ${buildId}`;
+execFileSync(bun, ['build', '--compile', '--bytecode', '--minify', path.join(root, 'plugins', 'standalone', 'main.ts'), '--outfile', exe, '--define', `__CNI_BUILD_ID__=${JSON.stringify(buildId)}`, '--banner', banner], {
   cwd: root,
   stdio: ['ignore', 'ignore', 'inherit'],
 });
+// Without it, install.sh could not tell this executable from a foreign one and would leave it behind on a switch.
+if (!fs.readFileSync(exe).includes(marker)) throw new Error(`${exe} does not carry "${marker}": did Bun's --banner change? update scripts/build-standalone.mjs`);
 fs.copyFileSync(addon, path.join(out, 'cninative.node'));
 for (const name of ['bridge', 'flannel']) fs.symlinkSync('cni-plugins', path.join(out, name));
 console.error('built dist-standalone/cni-plugins (+ bridge, flannel links, cninative.node)');
