@@ -82,7 +82,9 @@ describe.skipIf(!isRoot)('cnictl doctor on broken nodes', () => {
   function run(args: string[] = ['--json']): { status: number; stdout: string; stderr: string } {
     const flags = ['--confdir', p('conf'), '--network', NETWORK, '--cache-dir', p('cache'), '--subnet-file', p('subnet.env'),
       '--flannel-data-dir', p('flannel'), '--ipam-data-dir', p('networks'), '--bridge', bridge];
-    const r = spawnSync('ip', ['netns', 'exec', node.name, ...doctor, ...args, ...flags], { encoding: 'utf8' });
+    // A hang (a FIFO read without O_NONBLOCK) fails the test instead of blocking the suite.
+    const r = spawnSync('ip', ['netns', 'exec', node.name, ...doctor, ...args, ...flags], { encoding: 'utf8', timeout: 30_000 });
+    if (r.error) throw new Error(`cnictl doctor: ${r.error.message}`);
     return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   }
   function doctorJson(): { status: number; ok: boolean; findings: Finding[] } {
@@ -224,6 +226,25 @@ describe.skipIf(!isRoot)('cnictl doctor on broken nodes', () => {
     node.ip('link set flannel.1 mtu 1400');
     const j = doctorJson();
     expect(problems(j.findings)).toEqual([`error mtu ${veth}`, `warning mtu ${bridge}`, 'warning mtu flannel.1']);
+  });
+
+  it('a FIFO and a link to /dev/zero in the config dir: doctor finishes, skips them, and reports each', () => {
+    const fifo = p('conf', '01-fifo.conflist');
+    const zero = p('conf', '02-zero.conflist');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    fs.symlinkSync('/dev/zero', zero);
+    const j = doctorJson();
+    expect(problems(j.findings)).toEqual([`warning network-config ${fifo}`, `warning network-config ${zero}`]);
+    expect(j.findings.find((f) => f.subject === fifo)!.detail).toContain('is a FIFO, not a regular file');
+    expect(j.findings.find((f) => f.subject === zero)!.fix).toContain(`rm ${zero}`);
+    expect(j.status).toBe(1);
+    // the network's config behind them was still found: its paths are used without flags
+    const r = spawnSync('ip', ['netns', 'exec', node.name, ...doctor, '--json', '--confdir', p('conf'), '--network', NETWORK, '--cache-dir', p('cache')], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.error).toBeUndefined();
+    expect(JSON.parse(r.stdout).inputs).toMatchObject({ subnetFile: p('subnet.env'), bridge });
   });
 
   it('everything at once, as a table', () => {

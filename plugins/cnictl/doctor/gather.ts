@@ -18,6 +18,7 @@ import { openSocket } from '../../../lib/netlink/socket';
 import { readSysctl } from '../../../lib/sysctl';
 import { listScratch, readScratch } from '../../flannel/scratch';
 import { readSubnetEnv } from '../../flannel/subnet-env';
+import type { SkippedConf } from '../conf';
 import { DEFAULTS, resolveInputs } from './args';
 import { loadNetConf } from './conflist';
 import type { Inputs, Links, MasqListing, NetConfState, ReservationFile, ScratchFile, Snapshot, SubnetEnvState } from './snapshot';
@@ -155,7 +156,8 @@ const attempt = <T>(f: () => T): T | { error: string } => {
 export async function gather(given: Partial<Inputs>): Promise<Snapshot> {
   const network = given.network ?? DEFAULTS.network;
   const confDir = given.confDir ?? DEFAULTS.confDir;
-  const loaded = loadNetConf(confDir, network);
+  const confSkipped: SkippedConf[] = [];
+  const loaded = loadNetConf(confDir, network, (s) => confSkipped.push(s));
   const facts = loaded.state === 'ok' ? loaded.facts : undefined;
   const inputs = resolveInputs(given, facts);
   const netConf: NetConfState =
@@ -173,6 +175,7 @@ export async function gather(given: Partial<Inputs>): Promise<Snapshot> {
     inputs,
     subnetEnv: readSubnet(inputs.subnetFile),
     netConf,
+    confSkipped,
     links,
     sysctls: { ipv4Forward: trySysctl('net.ipv4.ip_forward'), ipv6Forward: trySysctl('net.ipv6.conf.all.forwarding') },
     reservations: attempt(() => readReservations(path.join(inputs.ipamDataDir, inputs.network))),

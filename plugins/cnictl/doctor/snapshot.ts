@@ -2,6 +2,7 @@
 // so diagnose.ts can stay pure and be tested without root. A part that could not be
 // read carries its error instead of its data; diagnose turns that into a finding.
 import type { SubnetEnv } from '../../flannel/subnet-env';
+import type { SkippedConf } from '../conf';
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -97,6 +98,8 @@ export interface Snapshot {
   inputs: Inputs;
   subnetEnv: SubnetEnvState;
   netConf: NetConfState;
+  /** files of confDir passed over because they are not regular files (a FIFO, a link to /dev/zero) */
+  confSkipped: SkippedConf[];
   links: Links | { error: string };
   /** contents of /proc/sys/net/ipv4/ip_forward and .../ipv6/conf/all/forwarding (undefined when unreadable) */
   sysctls: { ipv4Forward?: string; ipv6Forward?: string };

@@ -241,6 +241,27 @@ describe('diagnose: hairpin', () => {
     s.netConf = { state: 'error', message: 'cannot list /etc/cni/net.d: EACCES' };
     expect(of(diagnose(s), 'network-config')[0]).toMatchObject({ severity: 'warning', subject: '/etc/cni/net.d' });
   });
+
+  it('a config file that is not a regular file is a warning each, saying what libcni would do and how to fix it', () => {
+    const s = healthy();
+    s.confSkipped = [
+      { file: '/etc/cni/net.d/01-x.conflist', type: 'a FIFO' },
+      { file: '/etc/cni/net.d/02-y.conflist', type: 'a character device' },
+      { file: '/etc/cni/net.d/03-z.conf', type: 'a directory' },
+    ];
+    const f = of(diagnose(s), 'network-config');
+    expect(f.map((x) => [x.severity, x.subject])).toEqual([
+      ['warning', '/etc/cni/net.d/01-x.conflist'],
+      ['warning', '/etc/cni/net.d/02-y.conflist'],
+      ['warning', '/etc/cni/net.d/03-z.conf'],
+    ]);
+    expect(f[0].detail).toContain('is a FIFO, not a regular file');
+    expect(f[0].detail).toContain('hangs');
+    expect(f[1].detail).toContain('until memory runs out');
+    expect(f[2].detail).toContain('stops its search there');
+    expect(f[0].fix).toBe('remove it (rm /etc/cni/net.d/01-x.conflist): a network config must be a regular file (a symbolic link to one is fine)');
+    expect(isOk(diagnose(s))).toBe(false);
+  });
 });
 
 describe('diagnose: reservations', () => {

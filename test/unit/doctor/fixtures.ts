@@ -17,6 +17,7 @@ export function healthy(): Snapshot {
     inputs: { ...DEFAULTS },
     subnetEnv: { state: 'ok', env: { networks: ['10.244.0.0/16'], subnet: '10.244.1.0/24', ipv6Networks: [], mtu: 1450, ipMasq: true } },
     netConf: { state: 'ok', file: '/etc/cni/net.d/10-flannel.conflist', pluginType: 'flannel', hairpinMode: true },
+    confSkipped: [],
     links: {
       bridge: { name: 'cni0', index: 3, kind: 'bridge', mtu: 1450, up: true, addrs: ['10.244.1.1/24'] },
       flannel1: { name: 'flannel.1', index: 2, kind: 'vxlan', mtu: 1450, up: true },
