@@ -247,6 +247,52 @@ describe.skipIf(!isRoot)('cnictl doctor on broken nodes', () => {
     expect(JSON.parse(r.stdout).inputs).toMatchObject({ subnetFile: p('subnet.env'), bridge });
   });
 
+  it('a range filled by ADDs: an error naming the range and its numbers; one DEL later, nothing', () => {
+    // A plain bridge network beside the flannel one: 3 addresses, 10.233.60.10-12.
+    const net = 'docfull';
+    const br = uniqueName('cnifull');
+    const conf = {
+      name: net,
+      cniVersion: '1.0.0',
+      type: 'bridge',
+      bridge: br,
+      isGateway: true,
+      ipam: { type: 'host-local', dataDir: p('networks'), ranges: [[{ subnet: '10.233.60.0/24', rangeStart: '10.233.60.10', rangeEnd: '10.233.60.12' }]] },
+    };
+    fs.writeFileSync(p('conf', '20-full.conf'), JSON.stringify(conf));
+    const add = (i: number) => runPlugin(node, 'bridge', { command: 'ADD', containerId: `full${i}`, netns: pod.path, ifName: `eth${i}` }, conf);
+    for (const i of [1, 2, 3]) {
+      const r = add(i);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      fs.writeFileSync(p('cache', 'results', `${net}-full${i}-eth${i}`), JSON.stringify({ kind: 'cniCacheV1', result: r.json }));
+    }
+    const fourth = add(4);
+    expect(fourth.status).toBe(1);
+    expect(fourth.json.msg).toContain('no IP addresses available in range set');
+    // an absent subnet.env: this network is not flannel's (and the machine's own /run/flannel is never read)
+    const doctorOf = () => {
+      const r = spawnSync('ip', ['netns', 'exec', node.name, ...doctor, '--json', '--confdir', p('conf'), '--network', net, '--cache-dir', p('cache'), '--subnet-file', p('absent.env')], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(r.error).toBeUndefined();
+      return { status: r.status, ...(JSON.parse(r.stdout) as { ok: boolean; findings: Finding[] }) };
+    };
+    let j = doctorOf();
+    expect(problems(j.findings)).toEqual(['error range-capacity 10.233.60.10-10.233.60.12']);
+    const f = j.findings.find((x) => x.check === 'range-capacity')!;
+    expect(f.detail).toContain(`all 3 allocatable addresses (every address from rangeStart to rangeEnd but the gateway) are reserved in ${p('networks', net)}`);
+    expect(f.fix).toContain(`cnictl gc ${net} --valid`);
+    expect(f.fix).toContain(`widen the range (ipam.ranges subnet, rangeStart, rangeEnd in ${p('conf', '20-full.conf')})`);
+    expect(j.status).toBe(1);
+    const del = runPlugin(node, 'bridge', { command: 'DEL', containerId: 'full3', netns: pod.path, ifName: 'eth3' }, conf);
+    expect(del.status, del.stdout + del.stderr).toBe(0);
+    fs.rmSync(p('cache', 'results', `${net}-full3-eth3`));
+    j = doctorOf();
+    expect(problems(j.findings)).toEqual([]);
+    expect(j.status).toBe(0);
+  });
+
   it('everything at once, as a table', () => {
     subnetEnv('10.233.9.1/24');
     node.exec(['sysctl', '-qw', 'net.ipv4.ip_forward=0']);

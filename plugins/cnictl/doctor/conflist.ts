@@ -23,10 +23,19 @@ export interface NetConfFacts {
   bridge?: string;
 }
 
-/** The facts of one parsed config file (a list or a single config); pure. */
-export function factsOf(file: string, conf: Obj): NetConfFacts {
+/**
+ * The first flannel or bridge plugin of a config file (a list or a single config), with
+ * the list's name and cniVersion injected as libcni injects them; pure.
+ */
+export function mainPlugin(conf: Obj): Obj {
   const plugins = Array.isArray(conf.plugins) ? conf.plugins.filter(isObj) : [conf];
   const main = plugins.find((p) => p.type === 'flannel' || p.type === 'bridge') ?? plugins[0] ?? {};
+  return { ...main, name: conf.name, cniVersion: conf.cniVersion };
+}
+
+/** The facts of one parsed config file (a list or a single config); pure. */
+export function factsOf(file: string, conf: Obj): NetConfFacts {
+  const main = mainPlugin(conf);
   const type = str(main.type) ?? '';
   const facts: NetConfFacts = { file, pluginType: type, hairpinMode: false };
   const ipamDir = (ipam: unknown): string | undefined => (isObj(ipam) ? str(ipam.dataDir) : undefined);
@@ -46,7 +55,11 @@ export function factsOf(file: string, conf: Obj): NetConfFacts {
   return facts;
 }
 
-export type LoadedNetConf = { state: 'ok'; facts: NetConfFacts } | { state: 'missing' } | { state: 'error'; message: string; file?: string };
+export type LoadedNetConf =
+  /** plugin: mainPlugin() of the file, as the plugin receives it */
+  | { state: 'ok'; facts: NetConfFacts; plugin: Obj }
+  | { state: 'missing' }
+  | { state: 'error'; message: string; file?: string };
 
 /** A file libcni cannot load: it stops the search there, and so does the runtime. */
 function unloadable(file: string, conf: unknown): string | undefined {
@@ -85,7 +98,7 @@ export function loadNetConf(dir: string, network: string, onSkip?: OnSkip): Load
       why = err instanceof SyntaxError ? `not valid JSON (${err.message})` : errorText(err);
     }
     if (why) return { state: 'error', file, message: `${file} cannot be loaded (${why}): libcni stops at it, so the runtime fails to load network "${network}" too` };
-    if ((conf as Obj).name === network) return { state: 'ok', facts: factsOf(file, conf as Obj) };
+    if ((conf as Obj).name === network) return { state: 'ok', facts: factsOf(file, conf as Obj), plugin: mainPlugin(conf as Obj) };
   }
   return { state: 'missing' };
 }

@@ -1,5 +1,6 @@
 // From a snapshot of the node to findings: pure, so every check is tested without
 // root (test/unit/doctor). Order: most severe first, then the order of the checks.
+import { checkCapacity } from './checks-capacity';
 import { checkBridge, checkForwarding, checkHairpin, checkMtu, checkSubnetEnv } from './checks-node';
 import { checkMasq, checkReservations, checkScratch, flannelManaged } from './checks-state';
 import type { Finding, Severity, Snapshot } from './snapshot';
@@ -60,6 +61,7 @@ export function diagnose(s: Snapshot): Finding[] {
     ...checkReservations(s),
     ...(flannel ? checkScratch(s) : []),
     ...checkMasq(s),
+    ...checkCapacity(s),
   ];
   // a stable sort keeps each severity's findings in check order
   return findings.sort((a, b) => RANK[a.severity] - RANK[b.severity]);

@@ -11,6 +11,7 @@ import { findExecutable, runTool } from '../../../lib/exec';
 import { formatCidr, tryParseIP } from '../../../lib/ip';
 import { bootTimeMs } from '../../../lib/ipam/boot';
 import { parseOwner } from '../../../lib/ipam/gc';
+import { reservedAddresses } from '../../../lib/ipam/status';
 import { listNatArgs } from '../../../lib/masq';
 import { listAddrs } from '../../../lib/netlink/addr';
 import { getBridgePort, listLinks } from '../../../lib/netlink/link';
@@ -20,6 +21,7 @@ import { listScratch, readScratch } from '../../flannel/scratch';
 import { readSubnetEnv } from '../../flannel/subnet-env';
 import type { SkippedConf } from '../conf';
 import { DEFAULTS, resolveInputs } from './args';
+import { rangeSetsOf } from './checks-capacity';
 import { loadNetConf } from './conflist';
 import type { Inputs, Links, MasqListing, NetConfState, ReservationFile, ScratchFile, Snapshot, SubnetEnvState } from './snapshot';
 
@@ -171,14 +173,20 @@ export async function gather(given: Partial<Inputs>): Promise<Snapshot> {
   } catch (err) {
     links = { error: errorText(err) };
   }
+  const subnetEnv = readSubnet(inputs.subnetFile);
+  const resvDir = path.join(inputs.ipamDataDir, inputs.network);
+  // Without a config, doctor assumes flannel with its defaults, as everywhere else.
+  const plugin = loaded.state === 'ok' ? loaded.plugin : { type: 'flannel', name: inputs.network };
   return {
     inputs,
-    subnetEnv: readSubnet(inputs.subnetFile),
+    subnetEnv,
     netConf,
     confSkipped,
     links,
     sysctls: { ipv4Forward: trySysctl('net.ipv4.ip_forward'), ipv6Forward: trySysctl('net.ipv6.conf.all.forwarding') },
-    reservations: attempt(() => readReservations(path.join(inputs.ipamDataDir, inputs.network))),
+    reservations: attempt(() => readReservations(resvDir)),
+    ipamRanges: loaded.state === 'error' ? undefined : attempt(() => rangeSetsOf(plugin, subnetEnv.state === 'ok' ? subnetEnv.env : undefined)),
+    reservedIPs: attempt(() => reservedAddresses(resvDir)),
     scratch: attempt(() => readScratchFiles(inputs.flannelDataDir)),
     resultCache: attempt(() => readCache(inputs.cacheDir)),
     bootTimeMs: bootTimeMs(),

@@ -1,6 +1,8 @@
 // What `cnictl doctor` knows about a node: everything gather.ts read, as plain data,
 // so diagnose.ts can stay pure and be tested without root. A part that could not be
 // read carries its error instead of its data; diagnose turns that into a finding.
+import type { IP } from '../../../lib/ip';
+import type { RangeSet } from '../../../lib/ipam/range';
 import type { SubnetEnv } from '../../flannel/subnet-env';
 import type { SkippedConf } from '../conf';
 
@@ -107,6 +109,10 @@ export interface Snapshot {
   reservations: ReservationFile[] | undefined | { error: string };
   /** flannel's saved configs (<flannelDataDir>/<containerID>) and leftover temp files */
   scratch: { files: ScratchFile[]; temps: string[]; dirExists: boolean } | { error: string };
+  /** host-local's configured range sets of the network; undefined: not host-local, or not known (no usable subnet.env, a broken config) */
+  ipamRanges: RangeSet[] | undefined | { error: string };
+  /** every address named by an entry of <ipamDataDir>/<network> (file or not, each once), as the allocator sees them */
+  reservedIPs: IP[] | { error: string };
   /** file names in <cacheDir>/results; undefined when that directory does not exist */
   resultCache: string[] | undefined | { error: string };
   /** ms since the epoch, from /proc/stat btime */

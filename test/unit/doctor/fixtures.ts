@@ -1,4 +1,6 @@
 // A healthy node as doctor would see it, for the diagnose tests to break one piece at a time.
+import { parseIP } from '../../../lib/ip';
+import { canonicalizeRange } from '../../../lib/ipam/range';
 import { DEFAULTS } from '../../../plugins/cnictl/doctor/args';
 import type { ReservationFile, Snapshot } from '../../../plugins/cnictl/doctor/snapshot';
 
@@ -28,6 +30,8 @@ export function healthy(): Snapshot {
     },
     sysctls: { ipv4Forward: '1', ipv6Forward: '0' },
     reservations: [reservation('10.244.1.2', 'a'), reservation('10.244.1.3', 'b')],
+    ipamRanges: [[canonicalizeRange({ subnet: '10.244.1.0/24' })]],
+    reservedIPs: [parseIP('10.244.1.2'), parseIP('10.244.1.3')],
     scratch: {
       dirExists: true,
       temps: [],
