@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the built plugins into <prefix>/opt/cni/bin and a conflist into
 # <prefix>/etc/cni/net.d. Each file is copied to a temporary name and renamed into
-# place, so a runtime never executes a half-written plugin.
+# place, so a runtime never executes a half-written plugin. Every target is checked
+# before anything changes; switching builds removes the other build's files (ours only).
 set -euo pipefail
 
 usage() {
@@ -61,24 +62,85 @@ fi
 for f in $files; do
   [ -f "$dist/$f" ] || { echo "install: $dist/$f is missing; run npm run build first" >&2; exit 1; }
 done
+case "$conf" in
+  flannel|bridge) conflist="10-$conf.conflist" ;;
+  none) conflist="" ;;
+  *) echo "install: unknown --conf $conf" >&2; exit 2 ;;
+esac
 
-mkdir -p "$bindir" "$confdir"
+# Every file this run writes. The standalone build puts bridge and flannel as links.
+targets="$files"
+if [ "$standalone" -eq 1 ]; then
+  targets="$targets bridge flannel"
+  if [ "$cnictl" -eq 1 ]; then targets="$targets cnictl"; fi
+fi
+# What the other build installs and this one does not, and netlink.node, which releases
+# before this one installed beside the Node bundles: removed below when it is ours.
+if [ "$standalone" -eq 1 ]; then
+  if [ "$cnictl" -eq 1 ]; then stale="netlink.node"; else stale="cnictl netlink.node"; fi
+else
+  stale="cni-plugins netlink.node"
+fi
+
+# Ours: a Node bundle carries the marker in its first lines, the standalone executable
+# anywhere in it (Bun puts its banner deep inside), bridge/flannel of the standalone
+# build are links to cni-plugins, and cni-plugins is ours when they link to it (an
+# install from before it carried the marker). netlink.node is the `netlink` package's
+# binary, which carries no marker: ours when it is that very prebuilt file.
+# Only regular files are read: `head` on a FIFO would wait forever.
+case "$(uname -m)" in aarch64|arm64) node_arch=arm64 ;; *) node_arch=x64 ;; esac
+netlink_prebuilt="$here/node_modules/netlink/prebuilds/linux-$node_arch/node.napi.node"
+links_to_cni_plugins() {
+  [ "$(readlink "$bindir/bridge")" = "cni-plugins" ] || [ "$(readlink "$bindir/flannel")" = "cni-plugins" ]
+}
+is_ours() { # name
+  local f="$bindir/$1"
+  case "$1" in
+    bridge|flannel|cnictl)
+      [ "$(readlink "$f")" = "cni-plugins" ] && return 0
+      [ -f "$f" ] && head -c 512 "$f" | grep -q "$marker" ;;
+    cni-plugins) [ -f "$f" ] && [ ! -L "$f" ] && { LC_ALL=C grep -qaF "$marker" "$f" || links_to_cni_plugins; } ;;
+    netlink.node) [ -f "$f" ] && [ ! -L "$f" ] && [ -f "$netlink_prebuilt" ] && cmp -s "$f" "$netlink_prebuilt" ;;
+    *) return 1 ;;
+  esac
+}
+
+# Everything is checked before anything changes, so a refusal leaves the node as it was.
+# mv onto a directory (or a link to one) would move the file inside it and report success.
+refuse_dir() { # path
+  if [ -d "$1" ]; then
+    echo "install: $1 is a directory, where this install puts a file; refusing (nothing was changed): move it away, then run install again" >&2
+    exit 1
+  fi
+}
+for f in $targets; do refuse_dir "$bindir/$f"; done
+if [ -n "$conflist" ]; then refuse_dir "$confdir/$conflist"; fi
 ours="bridge flannel"
 if [ "$cnictl" -eq 1 ]; then ours="$ours cnictl"; fi
 for f in $ours; do
-  # Ours: a Node bundle carries the marker in its first lines; the standalone build is a link to cni-plugins.
-  if [ -e "$bindir/$f" ] && [ "$(readlink "$bindir/$f")" != "cni-plugins" ] && ! head -c 512 "$bindir/$f" | grep -q "$marker" && [ "$force" -ne 1 ]; then
+  if [ -e "$bindir/$f" ] && ! is_ours "$f" && [ "$force" -ne 1 ]; then
     echo "install: $bindir/$f exists and was not built by this project; keeping it (use --force to replace it)" >&2
     exit 1
   fi
 done
+remove=""
+for f in $stale; do
+  if [ -e "$bindir/$f" ] || [ -L "$bindir/$f" ]; then
+    if is_ours "$f"; then remove="$remove $f"
+    else echo "install: keeping $bindir/$f: the other build installs a file by that name, but this one was not recognised as ours" >&2
+    fi
+  fi
+done
 
+mkdir -p "$bindir" "$confdir"
+
+# -T: never "into" a directory that appeared since the check.
 install_atomic() { # src dst mode
   local tmp
   tmp="$(dirname "$2")/.$(basename "$2").tmp.$$"
   cp "$1" "$tmp"
   chmod "$3" "$tmp"
-  mv -f "$tmp" "$2"
+  mv -fT "$tmp" "$2"
   echo "installed $2"
 }
 
@@ -99,9 +161,9 @@ else
   install_atomic "$dist/cninative.node" "$bindir/cninative.node" 0644
   for f in bridge flannel cnictl; do install_atomic "$dist/$f" "$bindir/$f" 0755; done
 fi
-case "$conf" in
-  flannel) install_atomic "$here/conf/10-flannel.conflist" "$confdir/10-flannel.conflist" 0644 ;;
-  bridge) install_atomic "$here/conf/10-bridge.conflist" "$confdir/10-bridge.conflist" 0644 ;;
-  none) ;;
-  *) echo "install: unknown --conf $conf" >&2; exit 2 ;;
-esac
+# After the new build is in place, so the plugins are never missing in between.
+for f in $remove; do
+  rm -f "$bindir/$f"
+  echo "removed $bindir/$f (installed by the other build)"
+done
+if [ -n "$conflist" ]; then install_atomic "$here/conf/$conflist" "$confdir/$conflist" 0644; fi

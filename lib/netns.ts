@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { CLONE_NEWNET, native } from './native';
 import { CniError, Code } from './cni/errors';
 import { log } from './log';
+import { fileType } from './regular-file';
 
 const EINVAL = 22;
 
@@ -18,15 +19,6 @@ export interface NetnsHandle {
 }
 
 type Probe = { fd: number } | { missing: true } | { notNetns: string };
-
-function kindOf(st: fs.Stats): string {
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a namespace file';
-}
 
 /**
  * Open `path` and prove it is a network namespace, without ever blocking: O_NONBLOCK,
@@ -48,7 +40,7 @@ function probeNetns(path: string): Probe {
   let notNetns: string | undefined;
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) notNetns = `it is ${kindOf(st)}`;
+    if (!st.isFile()) notNetns = `it is ${fileType(st)}`;
     else inNetns({ path, fd, close: () => undefined }, () => undefined);
   } catch (err) {
     if (!(err instanceof CniError && (err.cause as { errno?: number } | undefined)?.errno === EINVAL)) {

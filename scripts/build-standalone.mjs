@@ -24,10 +24,15 @@ const exe = path.join(out, 'cni-plugins');
 // variables nobody installed would run as root in every plugin call. The Node bundles and
 // the reference plugins read nothing from there; neither may this.
 const noAutoload = ['--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json'];
-execFileSync(bun, ['build', '--compile', '--bytecode', '--minify', ...noAutoload, path.join(root, 'plugins', 'standalone', 'main.ts'), '--outfile', exe, '--define', `__CNI_BUILD_ID__=${JSON.stringify(buildId)}`, '--define', `__CNI_BUILD_KIND__=${JSON.stringify('standalone')}`], {
+// The banner is the marker conf/install.sh recognises our files by (the Node bundles carry the same).
+const marker = 'built by cni-flannel-bridge';
+const banner = `// ${marker} (TypeScript CNI plugins) build ${buildId}`;
+execFileSync(bun, ['build', '--compile', '--bytecode', '--minify', ...noAutoload, path.join(root, 'plugins', 'standalone', 'main.ts'), '--outfile', exe, '--define', `__CNI_BUILD_ID__=${JSON.stringify(buildId)}`, '--define', `__CNI_BUILD_KIND__=${JSON.stringify('standalone')}`, '--banner', banner], {
   cwd: root,
   stdio: ['ignore', 'ignore', 'inherit'],
 });
+// Without it, install.sh could not tell this executable from a foreign one and would leave it behind on a switch.
+if (!fs.readFileSync(exe).includes(marker)) throw new Error(`${exe} does not carry "${marker}": did Bun's --banner change? update scripts/build-standalone.mjs`);
 fs.copyFileSync(addon, path.join(out, 'cninative.node'));
 for (const name of ['bridge', 'flannel']) fs.symlinkSync('cni-plugins', path.join(out, name));
 console.error('built dist-standalone/cni-plugins (+ bridge, flannel links, cninative.node)');

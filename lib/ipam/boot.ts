@@ -13,7 +13,7 @@
 // as earlier until the next reboot records it: the conservative direction.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readBounded } from '../files';
+import { readRegularFile } from '../regular-file';
 import { UUID_RE, currentBootId } from '../bootid';
 
 export const BOOT_ID_FILE = 'boot_id';
@@ -62,9 +62,7 @@ export function recordedBootId(dir: string): string {
 
 function readBeforeBoot(dir: string): Fingerprint[] {
   try {
-    const r = readBounded(path.join(dir, BOOT_ID_FILE), MAX_RECORD, { follow: false });
-    if (!r.ok) return [];
-    const text = r.data.toString('utf8');
+    const text = readRegularFile(path.join(dir, BOOT_ID_FILE), MAX_RECORD, { noFollow: true }).toString('utf8');
     const nl = text.indexOf('\n');
     if (nl < 0) return [];
     const list: unknown = JSON.parse(text.slice(nl + 1));

@@ -7,11 +7,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../cni/errors';
 import { type IP, formatIP, tryParseIP } from '../ip';
+import { FileTooLarge, NotRegularFile, readRegularFile, writeAtomic } from '../regular-file';
 import { EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, native } from '../native';
 import { type Owner, type Reservation, type Store, ownerContent } from './store';
 import { BootRecord, fingerprintOf } from './boot';
 import { log } from '../log';
-import { readBounded, writeAtomic } from '../files';
+
 
 function entryKind(ent: fs.Dirent): string {
   if (ent.isDirectory()) return 'a directory';
@@ -108,13 +109,14 @@ function writeTemp(dir: string, content: string): string {
  */
 export const MAX_RESERVATION_BYTES = 128 * 1024 + 64;
 
-/**
- * A small file's content, or '' when it is not a regular file or is bigger than `max`
- * (then it is not one of ours). Never follows a link or waits on a FIFO.
- */
-export function readSmall(file: string, max = MAX_RESERVATION_BYTES): string {
-  const r = readBounded(file, max, { follow: false });
-  return r.ok ? r.data.toString('utf8') : '';
+/** A reservation file's content ('' when too big to be one). Never follows a link, waits on a FIFO or reads a device. */
+export function readSmall(file: string): string {
+  try {
+    return readRegularFile(file, MAX_RESERVATION_BYTES, { noFollow: true }).toString('utf8');
+  } catch (e) {
+    if (e instanceof FileTooLarge) return '';
+    throw e;
+  }
 }
 
 export class DiskStore implements Store {
@@ -372,35 +374,19 @@ export const MAX_RESOLV_CONF = 64 * 1024;
  * Read the resolv.conf named by ipam.resolvConf: a regular file of at most
  * MAX_RESOLV_CONF bytes, else code 7 naming the field. A symlink IS followed
  * (/etc/resolv.conf is often one, to systemd-resolved's file); what it resolves to
- * is checked on the open fd. O_NONBLOCK: opening a FIFO nobody writes would block
- * the ADD forever, and a device (/dev/zero) would be read until memory runs out.
+ * is checked on the open fd (lib/regular-file.ts: no hang on a FIFO, no /dev/zero).
  */
 export function readResolvConf(file: string): string {
-  const refuse = (why: string): CniError => new CniError(Code.InvalidConfig, `host-local: ipam.resolvConf ${file} ${why}`);
-  let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    return readRegularFile(file, MAX_RESOLV_CONF).toString('utf8');
   } catch (e) {
+    const why =
+      e instanceof NotRegularFile
+        ? `is not a regular file (it is ${e.type})`
+        : e instanceof FileTooLarge
+          ? `is larger than ${MAX_RESOLV_CONF} bytes`
+          : undefined;
+    if (why) throw new CniError(Code.InvalidConfig, `host-local: ipam.resolvConf ${file} ${why}`);
     throw new CniError(Code.InvalidConfig, `host-local: cannot read ipam.resolvConf ${file}: ${errorText(e)}`, undefined, { cause: e });
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw refuse('is not a regular file');
-    if (st.size > MAX_RESOLV_CONF) throw refuse(`is larger than ${MAX_RESOLV_CONF} bytes`);
-    // Read at most one byte past the cap, whatever st.size said (a file may grow meanwhile).
-    const buf = Buffer.alloc(MAX_RESOLV_CONF + 1);
-    let n = 0;
-    for (;;) {
-      const got = fs.readSync(fd, buf, n, buf.length - n, null);
-      if (got === 0) break;
-      n += got;
-      if (n > MAX_RESOLV_CONF) throw refuse(`is larger than ${MAX_RESOLV_CONF} bytes`);
-    }
-    return buf.subarray(0, n).toString('utf8');
-  } catch (e) {
-    if (e instanceof CniError) throw e;
-    throw new CniError(Code.InvalidConfig, `host-local: cannot read ipam.resolvConf ${file}: ${errorText(e)}`, undefined, { cause: e });
-  } finally {
-    fs.closeSync(fd);
   }
 }

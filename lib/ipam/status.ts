@@ -125,12 +125,11 @@ export function hostLocalStatus(conf: NetConf): void {
   checkDataDir(dataDir, name);
   // A config ADD would refuse (bad ranges) is code 7, as ADD answers it. Without static
   // ranges (they arrive with each ADD's runtimeConfig) there is nothing to check.
-  if (hasStaticRanges(conf)) parseIpamConfig(conf, '');
+  if (hasStaticRanges((conf.ipam ?? {}) as Record<string, unknown>)) parseIpamConfig(conf, '');
 }
 
-/** Do the config's ranges come only with ADD (runtimeConfig.ipRanges)? */
-function hasStaticRanges(conf: NetConf): boolean {
-  const ipam = (conf.ipam ?? {}) as Record<string, unknown>;
+/** Does the `ipam` object name ranges itself, or do they come only with ADD (runtimeConfig.ipRanges)? */
+export function hasStaticRanges(ipam: Record<string, unknown>): boolean {
   return Object.keys(ipam).some((k) => {
     const l = k.toLowerCase();
     return (l === 'ranges' || l === 'subnet') && ipam[k] !== undefined && ipam[k] !== null;

@@ -13,7 +13,7 @@
 // rule applies (refuse, unless forceAddress).
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../../lib/cni/errors';
-import { readBounded, writeAtomic } from '../../lib/files';
+import { readRegularFile, writeAtomic } from '../../lib/regular-file';
 import { currentBootId } from '../../lib/bootid';
 import { formatCidr, overlaps, parseCidr, sameIP, type Cidr } from '../../lib/ip';
 import { log } from '../../lib/log';
@@ -44,8 +44,7 @@ export function gatewayRecordsIn(networkDir: string): GatewayRecords {
   return {
     read() {
       try {
-        const r = readBounded(file, MAX_RECORD, { follow: false });
-        const list: unknown = r.ok ? JSON.parse(r.data.toString('utf8')) : [];
+        const list: unknown = JSON.parse(readRegularFile(file, MAX_RECORD, { noFollow: true }).toString('utf8'));
         return Array.isArray(list) ? list.filter(isRecord) : [];
       } catch {
         return []; // absent or torn: nothing is proven ours
@@ -62,7 +61,8 @@ const isRecord = (r: unknown): r is GatewayRecord => {
   return !!o && typeof o.link === 'string' && typeof o.index === 'number' && typeof o.bootId === 'string' && typeof o.address === 'string' && typeof o.created === 'number';
 };
 
-const provenBy = (records: GatewayRecord[], link: Link, a: Addr, bootId: string | undefined): boolean =>
+/** Did this network set `a` on `link`, by its record? (Also what `cnictl doctor` asks.) */
+export const provenBy = (records: GatewayRecord[], link: Pick<Link, 'name' | 'index'>, a: Addr, bootId: string | undefined): boolean =>
   bootId !== undefined &&
   a.created !== undefined &&
   records.some((r) => r.link === link.name && r.index === link.index && r.bootId === bootId && r.created === a.created && r.address === formatCidr(a));

@@ -3,8 +3,10 @@
 // added and `cnictl del` gets the prevResult containerd cached.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { MAX_STDIN } from '../../lib/cni/conf';
 import { errorText } from '../../lib/cni/errors';
 import { marshalGo } from '../../lib/gojson';
+import { readRegularFile } from '../../lib/regular-file';
 
 export const DEFAULT_CACHE_DIR = '/var/lib/cni';
 export const CACHE_KIND = 'cniCacheV1';
@@ -28,6 +30,11 @@ export const cacheFile = (cacheDir: string, network: string, containerId: string
   path.join(resultsDir(cacheDir), `${network}-${containerId}-${ifName}`);
 
 const isEmpty = (o: object | undefined): boolean => o === undefined || Object.keys(o).length === 0;
+
+/** A record holds the list (≤ 1 MiB) in base64, plus the result and the arguments: 4 MiB is far beyond one. */
+const MAX_CACHE_FILE = 4 * MAX_STDIN;
+/** A cache file's text; never waits on a FIFO or reads a device planted in results/ (lib/regular-file.ts). */
+const readCacheFile = (file: string): string => readRegularFile(file, MAX_CACHE_FILE).toString('utf8');
 
 /**
  * The file's bytes as Go writes libcni's cachedInfo: struct fields in declaration order,
@@ -110,7 +117,7 @@ export type CacheRead = { state: 'absent' } | { state: 'ok'; attachment: CachedA
 export function readCache(cacheDir: string, network: string, containerId: string, ifName: string): CacheRead {
   let text: string;
   try {
-    text = fs.readFileSync(cacheFile(cacheDir, network, containerId, ifName), 'utf8');
+    text = readCacheFile(cacheFile(cacheDir, network, containerId, ifName));
   } catch (err) {
     // libcni ignores read errors: the cache may simply not exist.
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
@@ -148,7 +155,7 @@ export function listAttachments(cacheDir: string): CachedAttachment[] {
   for (const name of names.sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))) {
     let text: string;
     try {
-      text = fs.readFileSync(path.join(dir, name), 'utf8');
+      text = readCacheFile(path.join(dir, name));
     } catch {
       continue;
     }

@@ -5,7 +5,7 @@ import { validateContainerId, validateIfName, validateNetworkName } from '../../
 import { errorText } from '../../lib/cni/errors';
 import { HELP, UsageError, parseArgs, type Options } from './args';
 import { listAttachments, readCache } from './cache';
-import { findNetwork, loadFile, type NetworkList } from './conf';
+import { findNetwork, loadFile, type NetworkList, type SkippedConf } from './conf';
 import { errorJson, formatError, formatResult } from './format';
 import { addList, checkList, delList, gcList, resolvePlugins, statusList, type Ctx, type RuntimeConf } from './ops';
 import { createNamedNetns, defaultContainerId, removeNamedNetns, resolveNetns, type NetnsRef } from './netns';
@@ -20,8 +20,11 @@ export const processIO: IO = {
   err: (t) => process.stderr.write(t),
 };
 
-function loadNetwork(o: Options): NetworkList {
-  const list = o.conf !== undefined ? loadFile(o.conf) : findNetwork(o.confDir, o.network!);
+function loadNetwork(o: Options, io: IO): NetworkList {
+  // Always on stderr: stdout may be reserved for the result JSON.
+  const skipped = (s: SkippedConf): void =>
+    io.err(`cnictl: skipped ${s.file}: it is ${s.type}, not a regular file (a runtime's libcni would hang reading it; cnictl doctor reports it)\n`);
+  const list = o.conf !== undefined ? loadFile(o.conf) : findNetwork(o.confDir, o.network!, skipped);
   if (o.conf !== undefined && o.network !== undefined && o.network !== list.name) {
     throw new Error(`${o.conf} defines network "${list.name}", not "${o.network}"`);
   }
@@ -48,7 +51,7 @@ function attachment(o: Options, list: NetworkList, ref: NetnsRef): RuntimeConf {
 async function execute(o: Options, io: IO): Promise<number> {
   // Notes go to stdout, unless stdout is reserved for JSON.
   const say = (line: string): void => (o.json ? io.err(`${line}\n`) : io.out(`${line}\n`));
-  const list = loadNetwork(o);
+  const list = loadNetwork(o, io);
   const ctx: Ctx = { list, runner: { path: o.bin, timeoutMs: o.timeoutMs }, cacheDir: o.cacheDir, note: say };
   const v = list.cniVersion || '0.1.0 (no cniVersion)';
 

@@ -4,9 +4,11 @@
 // runtimeConfig cut down to the plugin's capabilities, keys marshalled like Go's map.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { MAX_STDIN } from '../../lib/cni/conf';
 import { errorText } from '../../lib/cni/errors';
 import { compareVersions, parseVersion } from '../../lib/cni/version';
 import { marshalGo } from '../../lib/gojson';
+import { FileTooLarge, NotRegularFile, readRegularFile } from '../../lib/regular-file';
 
 /** libcni's own spec version: cniVersions entries above it are dropped (libcni `version.Current()`). */
 export const MAX_VERSION = '1.1.0';
@@ -29,6 +31,14 @@ export interface NetworkList {
 }
 
 const fail = (source: string, msg: string): Error => new Error(`${source}: ${msg}`);
+
+/** A file of the config directory that discovery passed over because it is not a regular file. */
+export interface SkippedConf {
+  file: string;
+  /** what it is: "a FIFO", "a character device"... */
+  type: string;
+}
+export type OnSkip = (s: SkippedConf) => void;
 
 function decode(bytes: Buffer, source: string): Json {
   let v: unknown;
@@ -87,17 +97,20 @@ function optString(o: Json, key: string, source: string): string | undefined {
 }
 
 /** Plugin objects from `<dir>/<name>/*.conf`, appended after `plugins` unless `loadOnlyInlinedPlugins` (libcni, spec main). */
-function pluginsFromDir(dir: string, name: string): Json[] {
+function pluginsFromDir(dir: string, name: string, onSkip?: OnSkip): Json[] {
   if (!NAME_RE.test(name)) return [];
   const sub = path.join(dir, name);
-  return confFiles(sub, ['.conf']).map((file) => pluginObject(decode(readFile(file), file), 'the plugin config', file));
+  return confFiles(sub, ['.conf']).flatMap((file) => {
+    const bytes = readFound(file, onSkip);
+    return bytes ? [pluginObject(decode(bytes, file), 'the plugin config', file)] : [];
+  });
 }
 
 /**
  * A conflist's bytes → NetworkList (libcni NetworkConfFromBytes; with `fromFile`, also
  * NetworkConfFromFile's plugins from the file's directory).
  */
-export function parseList(bytes: Buffer, source: string, fromFile = true): NetworkList {
+export function parseList(bytes: Buffer, source: string, fromFile = true, onSkip?: OnSkip): NetworkList {
   const o = decode(bytes, source);
   if (o.name === undefined) throw fail(source, 'no "name"');
   if (typeof o.name !== 'string') throw fail(source, '"name" must be a string');
@@ -124,7 +137,7 @@ export function parseList(bytes: Buffer, source: string, fromFile = true): Netwo
     if (o.plugins.length === 0) throw fail(source, 'no plugins in "plugins"');
     list.plugins = o.plugins.map((p, i) => pluginObject(p, `plugins[${i}]`, source));
   }
-  if (fromFile && !onlyInlined) list.plugins.push(...pluginsFromDir(path.dirname(source), list.name));
+  if (fromFile && !onlyInlined) list.plugins.push(...pluginsFromDir(path.dirname(source), list.name, onSkip));
   if (list.plugins.length === 0) throw fail(source, 'no plugin configs found');
   return list;
 }
@@ -140,11 +153,29 @@ export function wrapSingle(conf: Json, source: string): NetworkList {
   return parseList(Buffer.from(marshalGo({ cniVersion, name, plugins: [conf] }), 'utf8'), source, false);
 }
 
-function readFile(file: string): Buffer {
+/**
+ * A config file's bytes: a regular file of at most MAX_STDIN, the most a plugin takes on
+ * stdin, read through lib/regular-file.ts (libcni's os.ReadFile would hang on a FIFO
+ * and read /dev/zero until memory runs out).
+ */
+export function readConfFile(file: string): Buffer {
   try {
-    return fs.readFileSync(file);
+    return readRegularFile(file, MAX_STDIN);
   } catch (err) {
+    if (err instanceof NotRegularFile) throw err;
+    if (err instanceof FileTooLarge) throw new Error(`${file} is larger than ${MAX_STDIN} bytes, the most a plugin accepts on stdin`);
     throw new Error(`cannot read ${file}: ${errorText(err)}`);
+  }
+}
+
+/** A file found by discovery: undefined (and onSkip told) when it is not a regular file, so the search goes on. */
+export function readFound(file: string, onSkip?: OnSkip): Buffer | undefined {
+  try {
+    return readConfFile(file);
+  } catch (err) {
+    if (!(err instanceof NotRegularFile)) throw err;
+    onSkip?.({ file, type: err.type });
+    return undefined;
   }
 }
 
@@ -169,30 +200,35 @@ export function confFiles(dir: string, exts: readonly string[]): string[] {
 /**
  * libcni LoadNetworkConf: the first `*.conflist` (lexicographic) whose name matches, then
  * the first `*.conf`/`*.json`. Every file read on the way must parse: a broken one stops
- * the search with its name, as it stops the runtime.
+ * the search with its name, as it stops the runtime. One that is not a regular file
+ * (a FIFO, a link to a device) is passed over and reported through onSkip.
  */
-export function findNetwork(dir: string, name: string): NetworkList {
+export function findNetwork(dir: string, name: string, onSkip?: OnSkip): NetworkList {
   const seen: string[] = [];
   const lists = confFiles(dir, ['.conflist']);
   for (const file of lists) {
-    const list = parseList(readFile(file), file);
+    const bytes = readFound(file, onSkip);
+    if (!bytes) continue;
+    const list = parseList(bytes, file, true, onSkip);
     if (list.name === name) return list;
     seen.push(`${list.name} (${path.basename(file)})`);
   }
   const singles = confFiles(dir, ['.conf', '.json']);
   for (const file of singles) {
-    const conf = decode(readFile(file), file);
+    const bytes = readFound(file, onSkip);
+    if (!bytes) continue;
+    const conf = decode(bytes, file);
     pluginObject(conf, 'the config', file);
     if (conf.name === name) return wrapSingle(conf, file);
     seen.push(`${String(conf.name ?? '')} (${path.basename(file)})`);
   }
-  if (lists.length === 0 && singles.length === 0) throw new Error(`no network configs (*.conflist, *.conf, *.json) in ${dir}`);
+  if (seen.length === 0) throw new Error(`no network configs (*.conflist, *.conf, *.json) in ${dir}`);
   throw new Error(`no network named "${name}" in ${dir}; found: ${seen.join(', ')}`);
 }
 
 /** `--conf FILE`: a .conflist, or a single .conf/.json (a file holding `plugins` is read as a list whatever its name). */
 export function loadFile(file: string): NetworkList {
-  const bytes = readFile(file);
+  const bytes = readConfFile(file);
   if (path.extname(file) === '.conflist') return parseList(bytes, file);
   const o = decode(bytes, file);
   if (Array.isArray(o.plugins) && o.type === undefined) return parseList(bytes, file);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { CniError, Code } from '../../lib/cni/errors';
+import { readRegularFile } from '../../lib/regular-file';
 
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 // Temp names start with "." so they can never be mistaken for a container ID, and are
@@ -18,6 +19,7 @@ const TEMP_RE = /^\.(?:@[0-9a-f]{64}|[a-zA-Z0-9][a-zA-Z0-9_.\-]*)\.tmp-[0-9a-f]{
 // NAME_MAX: the spec sets no length limit on container IDs, but a longer one cannot
 // be a file name, and failing later would be an ENAMETOOLONG wrapped as 999.
 const MAX_ID = 255;
+// A saved config was a stdin once, so it is never bigger than that.
 const MAX_SCRATCH = 1 << 20;
 const isSafeId = (id: string): boolean => id.length <= MAX_ID && ID_RE.test(id) && !id.includes('/') && id !== '.' && id !== '..';
 
@@ -108,23 +110,13 @@ export function saveScratch(dataDir: string, containerId: string, bytes: Buffer)
 export function readScratch(dataDir: string, containerId: string): Buffer | undefined {
   const file = scratchPath(dataDir, containerId);
   assertOwnDir(dataDir);
-  let fd: number;
   try {
     // Never follow a link planted in place of the file, nor wait on a FIFO (only root
     // writes a 0700 dir, but DEL must not hang or read a device to the end).
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    return readRegularFile(file, MAX_SCRATCH, { noFollow: true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new Error(`${file} is not a regular file`);
-    // A saved config was a stdin once, so it is never bigger than that.
-    if (st.size > MAX_SCRATCH) throw new Error(`${file} is larger than ${MAX_SCRATCH} bytes`);
-    return fs.readFileSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

@@ -1,9 +1,9 @@
 // flanneld's subnet.env: what this node may hand out (FLANNEL_SUBNET), what the whole
 // overlay covers (FLANNEL_NETWORK, one route per entry), the overlay MTU and whether
 // flanneld masquerades itself. Parsing is pure; reading the file is the one I/O door.
-import * as fs from 'node:fs';
 import { CniError, Code, errorText } from '../../lib/cni/errors';
 import { formatCidr, networkOf, tryParseCidr, type Family } from '../../lib/ip';
+import { FileTooLarge, NotRegularFile, readRegularFile } from '../../lib/regular-file';
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 
@@ -126,20 +126,15 @@ export const MAX_SUBNET_FILE = 64 * 1024;
 /**
  * The file's text, refusing what is not a small regular file: subnetFile comes from
  * the config, and /dev/zero would be read until memory runs out, a FIFO would block
- * the ADD forever (O_NONBLOCK keeps even the open from waiting for a writer).
+ * the ADD forever (lib/regular-file.ts).
  */
 function readSmallFile(path: string): string {
-  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new CniError(Code.InvalidConfig, `flannel config: "subnetFile" ${path} is not a regular file`);
-    const buf = Buffer.alloc(MAX_SUBNET_FILE + 1);
-    let n = 0;
-    for (let r = -1; r !== 0 && n < buf.length; n += r) r = fs.readSync(fd, buf, n, buf.length - n, null);
-    if (n > MAX_SUBNET_FILE) throw new CniError(Code.InvalidConfig, `flannel config: "subnetFile" ${path} is larger than ${MAX_SUBNET_FILE} bytes`);
-    return buf.subarray(0, n).toString('utf8');
-  } finally {
-    fs.closeSync(fd);
+    return readRegularFile(path, MAX_SUBNET_FILE).toString('utf8');
+  } catch (err) {
+    if (err instanceof NotRegularFile) throw new CniError(Code.InvalidConfig, `flannel config: "subnetFile" ${path} is not a regular file (it is ${err.type})`);
+    if (err instanceof FileTooLarge) throw new CniError(Code.InvalidConfig, `flannel config: "subnetFile" ${path} is larger than ${MAX_SUBNET_FILE} bytes`);
+    throw err;
   }
 }
 

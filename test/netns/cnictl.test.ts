@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCache } from '../../plugins/cnictl/cache';
-import { Netns, distDir, isRoot, tempDir, uniqueName } from '../helpers/ns';
+import { Netns, distDir, isRoot, sh, tempDir, uniqueName } from '../helpers/ns';
 
 const cnictl = path.join(distDir, 'cnictl');
 
@@ -26,7 +26,9 @@ describe.skipIf(!isRoot)('dist/cnictl on real namespaces (root)', () => {
     const common = ['--confdir', confDir, '--cache-dir', cacheDir, '--bin', distDir];
     const argv =
       how === 'nsenter' ? ['nsenter', `--net=${node.path}`, process.execPath, cnictl, ...args, ...common] : ['ip', 'netns', 'exec', node.name, process.execPath, cnictl, ...args, ...common];
-    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+    // A hang (a FIFO read without O_NONBLOCK) fails the test instead of blocking the suite.
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
+    if (r.error) throw new Error(`cnictl ${args.join(' ')}: ${r.error.message}`);
     return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   };
   const newPod = (): Netns => {
@@ -152,6 +154,32 @@ describe.skipIf(!isRoot)('dist/cnictl on real namespaces (root)', () => {
     const del = ctl(['del', 'cbr0', pod.name, '--create', '--id', 'ctl-gc-1']);
     expect(del.status, del.stdout + del.stderr).toBe(0);
     expect(fs.existsSync(pod.path)).toBe(false);
+  });
+
+  it('a FIFO and a link to /dev/zero in --confdir: add, status and del finish, skip them and say so', () => {
+    const fifo = path.join(confDir, '01-fifo.conflist');
+    const zero = path.join(confDir, '02-zero.conflist');
+    sh(['mkfifo', fifo]);
+    fs.symlinkSync('/dev/zero', zero);
+    const pod = newPod();
+    try {
+      const skipped = [`cnictl: skipped ${fifo}: it is a FIFO, not a regular file`, `cnictl: skipped ${zero}: it is a character device, not a regular file`];
+      const status = ctl(['status', 'cbr0']);
+      expect(status.status, status.stdout + status.stderr).toBe(0);
+      expect(status.stdout).toBe('ready\n');
+      for (const line of skipped) expect(status.stderr).toContain(line);
+      const add = ctl(['add', 'cbr0', pod.name, '--create', '--json']);
+      expect(add.status, add.stdout + add.stderr).toBe(0);
+      expect(JSON.parse(add.stdout)).toMatchObject({ ips: [{ gateway: '10.77.5.1' }] });
+      for (const line of skipped) expect(add.stderr).toContain(line);
+      const del = ctl(['del', 'cbr0', pod.name, '--create']);
+      expect(del.status, del.stdout + del.stderr).toBe(0);
+      expect(results()).toEqual([]);
+      expect(reservations()).toEqual([]);
+    } finally {
+      fs.rmSync(fifo, { force: true });
+      fs.rmSync(zero, { force: true });
+    }
   });
 
   it('a plugin error is shown with its code and message, exit 1', () => {

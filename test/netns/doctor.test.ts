@@ -71,7 +71,9 @@ describe.skipIf(!isRoot)('cnictl doctor on broken nodes', () => {
   function run(args: string[] = ['--json']): { status: number; stdout: string; stderr: string } {
     const flags = ['--confdir', p('conf'), '--network', NETWORK, '--cache-dir', p('cache'), '--subnet-file', p('subnet.env'),
       '--flannel-data-dir', p('flannel'), '--ipam-data-dir', p('networks'), '--bridge', bridge];
-    const r = spawnSync('ip', ['netns', 'exec', node.name, ...doctor, ...args, ...flags], { encoding: 'utf8' });
+    // A hang (a FIFO read without O_NONBLOCK) fails the test instead of blocking the suite.
+    const r = spawnSync('ip', ['netns', 'exec', node.name, ...doctor, ...args, ...flags], { encoding: 'utf8', timeout: 30_000 });
+    if (r.error) throw new Error(`cnictl doctor: ${r.error.message}`);
     return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   }
   function doctorJson(): { status: number; ok: boolean; findings: Finding[] } {
@@ -136,7 +138,7 @@ describe.skipIf(!isRoot)('cnictl doctor on broken nodes', () => {
     const j = doctorJson();
     expect(problems(j.findings)).toEqual(['error bridge-gateway ' + bridge, `warning reservation-subnet ${path.join(resvDir(), podIP)}`].sort());
     const gw = j.findings.find((f) => f.check === 'bridge-gateway')!;
-    expect(gw.detail).toContain(`${bridge} holds 10.233.1.1/24, a gateway of an earlier lease`);
+    expect(gw.detail).toContain(`${bridge} holds 10.233.1.1/24, a gateway this network set under an earlier lease`);
     expect(gw.fix).toContain('the next pod ADD by this bridge plugin replaces it with 10.233.9.1/24');
     expect(j.status).toBe(1);
     expect(j.ok).toBe(false);
@@ -175,10 +177,14 @@ describe.skipIf(!isRoot)('cnictl doctor on broken nodes', () => {
     // the owner of the pre-boot one still looks known: flannel's file and the cache survive reboots
     fs.writeFileSync(p('flannel', 'old1'), JSON.stringify({ name: NETWORK }));
     fs.writeFileSync(p('cache', 'results', `${NETWORK}-old1-eth0`), '{}');
-    fs.utimesSync(old, new Date('2000-01-01T00:00:00Z'), new Date('2000-01-01T00:00:00Z'));
+    // This boot's record lists it among the reservations found when the boot began (lib/ipam/boot.ts).
+    const st = fs.statSync(old, { bigint: true });
+    const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const earlier = [{ name: '10.233.1.78', ino: Number(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs), owner: 'old1\r\neth0' }];
+    fs.writeFileSync(path.join(resvDir(), 'boot_id'), `${bootId}\n${JSON.stringify(earlier)}`);
     const j = doctorJson();
     expect(problems(j.findings)).toEqual([`warning orphan-reservation ${gone}`, `warning orphan-reservation ${old}`]);
-    expect(j.findings.find((f) => f.subject === old)!.detail).toContain('before this boot');
+    expect(j.findings.find((f) => f.subject === old)!.detail).toContain('reserved in an earlier boot');
     expect(j.findings.find((f) => f.subject === gone)!.fix).toContain('cnictl gc');
     expect(j.status).toBe(1);
   });
@@ -213,6 +219,71 @@ describe.skipIf(!isRoot)('cnictl doctor on broken nodes', () => {
     node.ip('link set flannel.1 mtu 1400');
     const j = doctorJson();
     expect(problems(j.findings)).toEqual([`error mtu ${veth}`, `warning mtu ${bridge}`, 'warning mtu flannel.1']);
+  });
+
+  it('a FIFO and a link to /dev/zero in the config dir: doctor finishes, skips them, and reports each', () => {
+    const fifo = p('conf', '01-fifo.conflist');
+    const zero = p('conf', '02-zero.conflist');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    fs.symlinkSync('/dev/zero', zero);
+    const j = doctorJson();
+    expect(problems(j.findings)).toEqual([`warning network-config ${fifo}`, `warning network-config ${zero}`]);
+    expect(j.findings.find((f) => f.subject === fifo)!.detail).toContain('is a FIFO, not a regular file');
+    expect(j.findings.find((f) => f.subject === zero)!.fix).toContain(`rm ${zero}`);
+    expect(j.status).toBe(1);
+    // the network's config behind them was still found: its paths are used without flags
+    const r = spawnSync('ip', ['netns', 'exec', node.name, ...doctor, '--json', '--confdir', p('conf'), '--network', NETWORK, '--cache-dir', p('cache')], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.error).toBeUndefined();
+    expect(JSON.parse(r.stdout).inputs).toMatchObject({ subnetFile: p('subnet.env'), bridge });
+  });
+
+  it('a range filled by ADDs: an error naming the range and its numbers; one DEL later, nothing', () => {
+    // A plain bridge network beside the flannel one: 3 addresses, 10.233.60.10-12.
+    const net = 'docfull';
+    const br = uniqueName('cnifull');
+    const conf = {
+      name: net,
+      cniVersion: '1.0.0',
+      type: 'bridge',
+      bridge: br,
+      isGateway: true,
+      ipam: { type: 'host-local', dataDir: p('networks'), ranges: [[{ subnet: '10.233.60.0/24', rangeStart: '10.233.60.10', rangeEnd: '10.233.60.12' }]] },
+    };
+    fs.writeFileSync(p('conf', '20-full.conf'), JSON.stringify(conf));
+    const add = (i: number) => runPlugin(node, 'bridge', { command: 'ADD', containerId: `full${i}`, netns: pod.path, ifName: `eth${i}` }, conf);
+    for (const i of [1, 2, 3]) {
+      const r = add(i);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      fs.writeFileSync(p('cache', 'results', `${net}-full${i}-eth${i}`), JSON.stringify({ kind: 'cniCacheV1', result: r.json }));
+    }
+    const fourth = add(4);
+    expect(fourth.status).toBe(1);
+    expect(fourth.json.msg).toContain('no IP addresses available in range set');
+    // an absent subnet.env: this network is not flannel's (and the machine's own /run/flannel is never read)
+    const doctorOf = () => {
+      const r = spawnSync('ip', ['netns', 'exec', node.name, ...doctor, '--json', '--confdir', p('conf'), '--network', net, '--cache-dir', p('cache'), '--subnet-file', p('absent.env')], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(r.error).toBeUndefined();
+      return { status: r.status, ...(JSON.parse(r.stdout) as { ok: boolean; findings: Finding[] }) };
+    };
+    let j = doctorOf();
+    expect(problems(j.findings)).toEqual(['error range-capacity 10.233.60.10-10.233.60.12']);
+    const f = j.findings.find((x) => x.check === 'range-capacity')!;
+    expect(f.detail).toContain(`all 3 allocatable addresses (every address from rangeStart to rangeEnd but the gateway) are reserved in ${p('networks', net)}`);
+    expect(f.fix).toContain(`cnictl gc ${net} --valid`);
+    expect(f.fix).toContain(`widen the range (ipam.ranges subnet, rangeStart, rangeEnd in ${p('conf', '20-full.conf')})`);
+    expect(j.status).toBe(1);
+    const del = runPlugin(node, 'bridge', { command: 'DEL', containerId: 'full3', netns: pod.path, ifName: 'eth3' }, conf);
+    expect(del.status, del.stdout + del.stderr).toBe(0);
+    fs.rmSync(p('cache', 'results', `${net}-full3-eth3`));
+    j = doctorOf();
+    expect(problems(j.findings)).toEqual([]);
+    expect(j.status).toBe(0);
   });
 
   it('everything at once, as a table', () => {

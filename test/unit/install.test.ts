@@ -6,7 +6,20 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { distDir, repoRoot, tempDir } from '../helpers/ns';
 
-const install = (...args: string[]) => spawnSync('bash', [path.join(repoRoot, 'conf', 'install.sh'), ...args], { encoding: 'utf8' });
+const install = (...args: string[]) => spawnSync('bash', [path.join(repoRoot, 'conf', 'install.sh'), ...args], { encoding: 'utf8', timeout: 60_000 });
+const haveStandalone = fs.existsSync(path.join(repoRoot, 'dist-standalone', 'cni-plugins'));
+
+/** Every entry under `dir`: its kind and, for a file, its bytes (a directory moved inside shows up too). */
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!fs.existsSync(dir)) return out;
+  for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const p = path.join(dir, name);
+    const st = fs.lstatSync(p);
+    out[name] = st.isSymbolicLink() ? `-> ${fs.readlinkSync(p)}` : st.isDirectory() ? 'dir' : `${st.mode.toString(8)} ${fs.readFileSync(p).toString('base64').slice(0, 64)} ${st.size}`;
+  }
+  return out;
+}
 
 describe.skipIf(!fs.existsSync(path.join(distDir, 'flannel')))('conf/install.sh', () => {
   let root: string;
@@ -42,9 +55,118 @@ describe.skipIf(!fs.existsSync(path.join(distDir, 'flannel')))('conf/install.sh'
     expect(fs.readFileSync(path.join(bin, 'bridge'))).toEqual(fs.readFileSync(path.join(distDir, 'bridge')));
     expect(fs.existsSync(path.join(root, 'etc', 'cni', 'net.d', '10-bridge.conflist'))).toBe(true);
   });
+
+  it.each([
+    ['a plugin', 'opt/cni/bin/bridge', []],
+    ['a native helper', 'opt/cni/bin/cninative.node', []],
+    ['the conflist', 'etc/cni/net.d/10-flannel.conflist', []],
+    ...(haveStandalone ? [['the standalone executable', 'opt/cni/bin/cni-plugins', ['--standalone']] as const] : []),
+  ] as const)('refuses a directory where %s goes, naming it, and changes nothing', (_what, rel, extra) => {
+    // A first install, then a directory (with a file in it) in place of one target.
+    expect(install('--prefix', root).status).toBe(0);
+    const target = path.join(root, rel);
+    fs.rmSync(target, { force: true });
+    fs.mkdirSync(target);
+    fs.writeFileSync(path.join(target, 'keep'), 'mine');
+    const before = tree(root);
+    const r = install('--prefix', root, ...extra);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${target} is a directory`);
+    expect(r.stdout).toBe('');
+    expect(tree(root)).toEqual(before);
+  });
+
+  it('refuses a link to a directory there too, before creating anything', () => {
+    const bin = path.join(root, 'opt', 'cni', 'bin');
+    fs.mkdirSync(bin, { recursive: true });
+    fs.mkdirSync(path.join(root, 'elsewhere'));
+    fs.symlinkSync(path.join(root, 'elsewhere'), path.join(bin, 'flannel'));
+    const before = tree(root);
+    const r = install('--prefix', root);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${path.join(bin, 'flannel')} is a directory`);
+    expect(tree(root)).toEqual(before);
+    expect(fs.existsSync(path.join(root, 'etc'))).toBe(false);
+  });
+
+  it('an unknown --conf is refused before any plugin is installed', () => {
+    const r = install('--prefix', root, '--conf', 'calico');
+    expect(r.status).toBe(2);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
 });
 
-describe.skipIf(!fs.existsSync(path.join(repoRoot, 'dist-standalone', 'cni-plugins')))('conf/install.sh --standalone', () => {
+describe.skipIf(!haveStandalone || !fs.existsSync(path.join(distDir, 'flannel')))('conf/install.sh: switching builds', () => {
+  let root: string;
+  let bin: string;
+  beforeEach(() => {
+    root = tempDir('cnit-install-sw-');
+    bin = path.join(root, 'opt', 'cni', 'bin');
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+  const files = () => fs.readdirSync(bin).sort();
+  const NODE = ['bridge', 'cnictl', 'cninative.node', 'flannel'];
+  const STANDALONE = ['bridge', 'cni-plugins', 'cnictl', 'cninative.node', 'flannel'];
+
+  it('standalone → bundles → standalone leaves exactly the files of the current build, saying what it removed', () => {
+    let r = install('--prefix', root, '--conf', 'none', '--standalone');
+    expect(r.status, r.stderr).toBe(0);
+    expect(files()).toEqual(STANDALONE);
+    r = install('--prefix', root, '--conf', 'none');
+    expect(r.status, r.stderr).toBe(0);
+    expect(files()).toEqual(NODE);
+    expect(r.stdout).toContain(`removed ${path.join(bin, 'cni-plugins')}`);
+    expect(fs.lstatSync(path.join(bin, 'bridge')).isSymbolicLink()).toBe(false);
+    r = install('--prefix', root, '--conf', 'none', '--standalone');
+    expect(r.status, r.stderr).toBe(0);
+    expect(files()).toEqual(STANDALONE);
+    expect(r.stdout).not.toContain('removed');
+    expect(fs.readlinkSync(path.join(bin, 'flannel'))).toBe('cni-plugins');
+  });
+
+  it('an install from before the marker: cni-plugins is recognised by the links to it', () => {
+    fs.mkdirSync(bin, { recursive: true });
+    fs.writeFileSync(path.join(bin, 'cni-plugins'), '\x7fELF an older standalone build', { mode: 0o755 });
+    for (const l of ['bridge', 'flannel']) fs.symlinkSync('cni-plugins', path.join(bin, l));
+    const r = install('--prefix', root, '--conf', 'none');
+    expect(r.status, r.stderr).toBe(0);
+    expect(files()).toEqual(NODE);
+  });
+
+  it('never removes a foreign file of the same name', () => {
+    fs.mkdirSync(bin, { recursive: true });
+    fs.writeFileSync(path.join(bin, 'cni-plugins'), 'someone else\'s', { mode: 0o755 });
+    const r = install('--prefix', root, '--conf', 'none');
+    expect(r.status, r.stderr).toBe(0);
+    expect(files()).toEqual([...NODE, 'cni-plugins'].sort());
+    expect(fs.readFileSync(path.join(bin, 'cni-plugins'), 'utf8')).toBe("someone else's");
+    expect(r.stderr).toContain(`keeping ${path.join(bin, 'cni-plugins')}`);
+  });
+
+  it('bundles → standalone on a node without Node.js 20: cnictl goes, and an older release\'s netlink.node; a foreign netlink.node stays', () => {
+    expect(install('--prefix', root, '--conf', 'none').status).toBe(0);
+    // Releases before this one installed the netlink package's binary beside the bundles.
+    const prebuilt = path.join(repoRoot, 'node_modules', 'netlink', 'prebuilds', `linux-${process.arch}`, 'node.napi.node');
+    fs.copyFileSync(prebuilt, path.join(bin, 'netlink.node'));
+    // A `node` that reports 18 comes first in PATH.
+    const fake = path.join(root, 'fakebin');
+    fs.mkdirSync(fake);
+    fs.writeFileSync(path.join(fake, 'node'), '#!/bin/sh\ncase "$1" in -p) echo 18 ;; *) echo v18.20.0 ;; esac\n', { mode: 0o755 });
+    const env = { ...process.env, PATH: `${fake}:${process.env.PATH}` };
+    const sa = () => spawnSync('bash', [path.join(repoRoot, 'conf', 'install.sh'), '--prefix', root, '--conf', 'none', '--standalone'], { encoding: 'utf8', env });
+    let r = sa();
+    expect(r.status, r.stderr).toBe(0);
+    expect(files()).toEqual(['bridge', 'cni-plugins', 'cninative.node', 'flannel']);
+    expect(r.stdout).toContain(`removed ${path.join(bin, 'cnictl')}`);
+    expect(r.stdout).toContain(`removed ${path.join(bin, 'netlink.node')}`);
+    fs.writeFileSync(path.join(bin, 'netlink.node'), 'not the netlink package');
+    r = sa();
+    expect(r.status, r.stderr).toBe(0);
+    expect(files()).toEqual(['bridge', 'cni-plugins', 'cninative.node', 'flannel', 'netlink.node']);
+  });
+});
+
+describe.skipIf(!haveStandalone)('conf/install.sh --standalone', () => {
   let root: string;
   beforeEach(() => {
     root = tempDir('cnit-install-sa-');

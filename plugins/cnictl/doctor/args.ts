@@ -32,8 +32,9 @@ export const USAGE = `usage: cnictl doctor [--subnet-file F] [--flannel-data-dir
                      [--bridge NAME] [--confdir DIR] [--cache-dir DIR] [--json]
 
 Inspects this node (the network namespace it runs in) for what breaks pod networking:
-subnet.env, the bridge's gateway and MTU, forwarding, leaked IP reservations, flannel's
-saved configs, masquerade chains and hairpin mode. Prints one line per finding with
+the config files, subnet.env, the bridge's gateway and MTU, forwarding, leaked IP
+reservations, flannel's saved configs, masquerade chains, hairpin mode, and capacity
+(free addresses per range, bridge ports). Prints one line per finding with
 its fix (--json: {"ok": bool, "findings": [...]}).
 Exit status: 0 nothing wrong (information only), 1 something wrong, 2 usage or doctor failure.
 

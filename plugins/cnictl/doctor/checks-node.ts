@@ -1,6 +1,6 @@
 // Pure checks of the node's network plumbing: subnet.env, the bridge and its
 // gateway, MTUs along the pod path, forwarding, hairpin mode. Each returns findings.
-import { addOffset, contains, formatCidr, networkOf, overlaps, parseCidr, sameIP, tryParseCidr, type Cidr, type Family } from '../../../lib/ip';
+import { addOffset, formatCidr, networkOf, overlaps, parseCidr, sameIP, tryParseCidr, type Cidr, type Family } from '../../../lib/ip';
 import type { SubnetEnv } from '../../flannel/subnet-env';
 import { hasError, type Finding, type Links, type Snapshot } from './snapshot';
 
@@ -42,17 +42,6 @@ export function gatewayOf(subnet: string): Cidr {
   return { ...addOffset(net, 1n), prefix: net.prefix };
 }
 
-/** The shape ensureBridgeAddrs replaces by itself (lib/netlink/apply.ts): a gateway of another subnet of this network. */
-function isDriftedGateway(c: Cidr, want: Cidr, clusterNets: Cidr[]): boolean {
-  return (
-    c.prefix === want.prefix &&
-    c.prefix > 0 &&
-    c.value === networkOf(c).value + 1n &&
-    !contains(networkOf(want), c) &&
-    clusterNets.some((n) => n.prefix > 0 && contains(n, c) && contains(n, want))
-  );
-}
-
 function checkGatewayFamily(bridge: NonNullable<Links['bridge']>, ports: number, env: SubnetEnv, family: Family): Finding[] {
   const subnet = family === 4 ? env.subnet : env.ipv6Subnet;
   if (!subnet) return [];
@@ -70,11 +59,14 @@ function checkGatewayFamily(bridge: NonNullable<Links['bridge']>, ports: number,
   const out: Finding[] = [];
   for (const c of stale) {
     const text = formatCidr(c);
-    const drift = isDriftedGateway(c, want, clusterNets);
+    // Replaced by the next ADD only when the network's record proves it set it and it is in
+    // the way (any other IPv4 address, an overlapping IPv6 one): plugins/bridge/gateway.ts.
+    const drift = bridge.recorded.includes(text);
+    const replaced = drift && !hasWant && (family === 4 || overlaps(c, want));
     const byHand = `ip addr del ${text} dev ${bridge.name}${hasWant ? '' : ` && ip addr add ${wantText} dev ${bridge.name}`}`;
     const why = drift
-      ? `a gateway of an earlier lease (flannel-io/flannel#1850: the node came back with another subnet)`
-      : 'an address that is not a gateway of this network';
+      ? `a gateway this network set under an earlier lease (flannel-io/flannel#1850: the node came back with another subnet)`
+      : 'an address this network did not set (by its record beside the reservations)';
     const effect = hasWant
       ? `it routes ${formatCidr(networkOf(c))} into ${bridge.name}, so pods cannot reach the node that now owns that subnet`
       : drift
@@ -86,9 +78,9 @@ function checkGatewayFamily(bridge: NonNullable<Links['bridge']>, ports: number,
       subject: bridge.name,
       detail: `${bridge.name} holds ${text}, ${why}; ${key} ${subnet} wants ${wantText}: ${effect}`,
       fix:
-        drift && !hasWant
+        replaced
           ? `the next pod ADD by this bridge plugin replaces it with ${wantText}; to fix now: ${byHand}; pods started under the old lease keep old addresses: recreate them`
-          : `remove it by hand: ${byHand}${drift ? '' : ' (or set "forceAddress": true in the bridge config)'}`,
+          : `remove it by hand: ${byHand}${drift ? '' : `${hasWant ? '' : ' (or set "forceAddress": true in the bridge config)'}; another network on this bridge may own it: check before you do`}`,
     });
   }
   if (!hasWant && stale.length === 0) {

@@ -10,7 +10,7 @@ import { chainArgs, ruleArgs, staleMasqChains } from '../../../lib/masq';
 import { hasError, type Finding, type ReservationFile, type ScratchFile, type Snapshot } from './snapshot';
 
 /** CNI GC keeps exactly the listed attachments: every live pod must be named. */
-const gcFix = (s: Snapshot): string => `cnictl gc ${s.inputs.network} --valid ID:eth0 for every live pod (IDs: crictl pods -q)`;
+export const gcFix = (s: Snapshot): string => `cnictl gc ${s.inputs.network} --valid ID:eth0 for every live pod (IDs: crictl pods -q)`;
 
 /** Whether flannel fronts this network, so every attachment should have a saved config. */
 export const flannelManaged = (s: Snapshot): boolean => s.netConf.state !== 'ok' || s.netConf.pluginType === 'flannel';

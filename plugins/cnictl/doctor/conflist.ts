@@ -2,10 +2,10 @@
 // of confDir in name order, the first whose "name" matches; then single `.conf` /
 // `.json` configs, which libcni turns into a list of one. Doctor needs only a few
 // fields of the first flannel or bridge plugin in it: where state lives and whether
-// the network asks for hairpin mode.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+// the network asks for hairpin mode. Files are listed and read as cnictl's own
+// discovery does (../conf.ts): one that is not a regular file is passed over.
 import { errorText } from '../../../lib/cni/errors';
+import { confFiles, readFound, type OnSkip } from '../conf';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -23,10 +23,19 @@ export interface NetConfFacts {
   bridge?: string;
 }
 
-/** The facts of one parsed config file (a list or a single config); pure. */
-export function factsOf(file: string, conf: Obj): NetConfFacts {
+/**
+ * The first flannel or bridge plugin of a config file (a list or a single config), with
+ * the list's name and cniVersion injected as libcni injects them; pure.
+ */
+export function mainPlugin(conf: Obj): Obj {
   const plugins = Array.isArray(conf.plugins) ? conf.plugins.filter(isObj) : [conf];
   const main = plugins.find((p) => p.type === 'flannel' || p.type === 'bridge') ?? plugins[0] ?? {};
+  return { ...main, name: conf.name, cniVersion: conf.cniVersion };
+}
+
+/** The facts of one parsed config file (a list or a single config); pure. */
+export function factsOf(file: string, conf: Obj): NetConfFacts {
+  const main = mainPlugin(conf);
   const type = str(main.type) ?? '';
   const facts: NetConfFacts = { file, pluginType: type, hairpinMode: false };
   const ipamDir = (ipam: unknown): string | undefined => (isObj(ipam) ? str(ipam.dataDir) : undefined);
@@ -46,16 +55,11 @@ export function factsOf(file: string, conf: Obj): NetConfFacts {
   return facts;
 }
 
-/** Files of `dir` with one of `exts`, sorted by name as libcni's ConfFiles does. */
-function confFiles(dir: string, exts: string[]): string[] {
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => !e.isDirectory() && exts.includes(path.extname(e.name)))
-    .map((e) => path.join(dir, e.name))
-    .sort();
-}
-
-export type LoadedNetConf = { state: 'ok'; facts: NetConfFacts } | { state: 'missing' } | { state: 'error'; message: string; file?: string };
+export type LoadedNetConf =
+  /** plugin: mainPlugin() of the file, as the plugin receives it */
+  | { state: 'ok'; facts: NetConfFacts; plugin: Obj }
+  | { state: 'missing' }
+  | { state: 'error'; message: string; file?: string };
 
 /** A file libcni cannot load: it stops the search there, and so does the runtime. */
 function unloadable(file: string, conf: unknown): string | undefined {
@@ -69,29 +73,32 @@ function unloadable(file: string, conf: unknown): string | undefined {
 
 /**
  * The config of `network` in `dir`. As in libcni's LoadConfList, a file that cannot
- * be loaded ends the search with an error: the runtime fails the same way.
+ * be loaded ends the search with an error: the runtime fails the same way. A file that
+ * is not a regular file is passed over (onSkip), where libcni would hang on it.
  */
-export function loadNetConf(dir: string, network: string): LoadedNetConf {
+export function loadNetConf(dir: string, network: string, onSkip?: OnSkip): LoadedNetConf {
   let lists: string[];
   let singles: string[];
   try {
+    // an absent directory lists as empty
     lists = confFiles(dir, ['.conflist']);
     singles = confFiles(dir, ['.conf', '.json']);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
-    return { state: 'error', message: `cannot list ${dir}: ${errorText(err)}` };
+    return { state: 'error', message: errorText(err) };
   }
   for (const file of [...lists, ...singles]) {
     let conf: unknown;
     let why: string | undefined;
     try {
-      conf = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const bytes = readFound(file, onSkip);
+      if (!bytes) continue;
+      conf = JSON.parse(bytes.toString('utf8'));
       why = unloadable(file, conf);
     } catch (err) {
       why = err instanceof SyntaxError ? `not valid JSON (${err.message})` : errorText(err);
     }
     if (why) return { state: 'error', file, message: `${file} cannot be loaded (${why}): libcni stops at it, so the runtime fails to load network "${network}" too` };
-    if ((conf as Obj).name === network) return { state: 'ok', facts: factsOf(file, conf as Obj) };
+    if ((conf as Obj).name === network) return { state: 'ok', facts: factsOf(file, conf as Obj), plugin: mainPlugin(conf as Obj) };
   }
   return { state: 'missing' };
 }

@@ -1,10 +1,28 @@
 // From a snapshot of the node to findings: pure, so every check is tested without
 // root (test/unit/doctor). Order: most severe first, then the order of the checks.
+import { checkCapacity } from './checks-capacity';
 import { checkBridge, checkForwarding, checkHairpin, checkMtu, checkSubnetEnv } from './checks-node';
 import { checkMasq, checkReservations, checkScratch, flannelManaged } from './checks-state';
 import type { Finding, Severity, Snapshot } from './snapshot';
 
 const RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+/** What a runtime's libcni, which reads every config file in name order with os.ReadFile, does with such a file. */
+function libcniReading(type: string): string {
+  if (type === 'a FIFO') return 'its read blocks until something writes to the FIFO, so loading the network hangs';
+  if (type.endsWith(' device')) return 'it reads the device to its end, which /dev/zero never reaches, until memory runs out';
+  return 'it cannot read it and stops its search there, failing to load the network';
+}
+
+function checkSkippedConf(s: Snapshot): Finding[] {
+  return s.confSkipped.map((k) => ({
+    severity: 'warning',
+    check: 'network-config',
+    subject: k.file,
+    detail: `${k.file} is ${k.type}, not a regular file: cnictl skips it, but a runtime's libcni reads the config files in name order until it finds the network, and when it reaches this one ${libcniReading(k.type)}`,
+    fix: `remove it (rm ${k.file}): a network config must be a regular file (a symbolic link to one is fine)`,
+  }));
+}
 
 function checkNetConf(s: Snapshot): Finding[] {
   const c = s.netConf;
@@ -34,6 +52,7 @@ export function diagnose(s: Snapshot): Finding[] {
   const flannel = flannelManaged(s);
   const findings = [
     ...checkNetConf(s),
+    ...checkSkippedConf(s),
     ...(flannel ? checkSubnetEnv(s) : []),
     ...checkBridge(s),
     ...checkMtu(s),
@@ -42,6 +61,7 @@ export function diagnose(s: Snapshot): Finding[] {
     ...checkReservations(s),
     ...(flannel ? checkScratch(s) : []),
     ...checkMasq(s),
+    ...checkCapacity(s),
   ];
   // a stable sort keeps each severity's findings in check order
   return findings.sort((a, b) => RANK[a.severity] - RANK[b.severity]);

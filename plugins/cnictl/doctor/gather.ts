@@ -11,14 +11,19 @@ import { findExecutable, runTool } from '../../../lib/exec';
 import { formatCidr, tryParseIP } from '../../../lib/ip';
 import { BootRecord, fingerprintOf } from '../../../lib/ipam/boot';
 import { parseOwner } from '../../../lib/ipam/gc';
+import { reservedAddresses } from '../../../lib/ipam/status';
 import { listNatArgs } from '../../../lib/masq';
 import { listAddrs } from '../../../lib/netlink/addr';
 import { getBridgePort, listLinks } from '../../../lib/netlink/link';
 import { openSocket } from '../../../lib/netlink/socket';
 import { readSysctl } from '../../../lib/sysctl';
+import { currentBootId } from '../../../lib/bootid';
+import { gatewayRecordsIn, provenBy } from '../../bridge/gateway';
 import { listScratch, readScratch } from '../../flannel/scratch';
 import { readSubnetEnv } from '../../flannel/subnet-env';
+import type { SkippedConf } from '../conf';
 import { DEFAULTS, resolveInputs } from './args';
+import { rangeSetsOf } from './checks-capacity';
 import { loadNetConf } from './conflist';
 import type { Inputs, Links, MasqListing, NetConfState, ReservationFile, ScratchFile, Snapshot, SubnetEnvState } from './snapshot';
 
@@ -41,7 +46,7 @@ function readSubnet(file: string): SubnetEnvState {
   }
 }
 
-async function readLinks(bridgeName: string): Promise<Links> {
+async function readLinks(bridgeName: string, networkDir: string): Promise<Links> {
   const nl = openSocket();
   try {
     const all = await listLinks(nl);
@@ -51,8 +56,10 @@ async function readLinks(bridgeName: string): Promise<Links> {
     const vx = all.find((l) => l.name === FLANNEL_VXLAN);
     if (vx) out.flannel1 = info(vx);
     if (!br) return out;
-    const addrs = (await listAddrs(nl, { index: br.index })).filter((a) => a.scope === 0).map(formatCidr);
-    out.bridge = { ...info(br), addrs };
+    const global = (await listAddrs(nl, { index: br.index })).filter((a) => a.scope === 0);
+    const records = gatewayRecordsIn(networkDir).read();
+    const recorded = global.filter((a) => provenBy(records, br, a, currentBootId())).map(formatCidr);
+    out.bridge = { ...info(br), addrs: global.map(formatCidr), recorded };
     for (const l of all.filter((x) => x.master === br.index && br.kind === 'bridge')) {
       const port = await getBridgePort(nl, l.index);
       out.ports.push({ ...info(l), hairpin: port?.hairpin, pod: l.kind === 'veth' && l.linkNetnsId !== undefined });
@@ -157,7 +164,8 @@ const attempt = <T>(f: () => T): T | { error: string } => {
 export async function gather(given: Partial<Inputs>): Promise<Snapshot> {
   const network = given.network ?? DEFAULTS.network;
   const confDir = given.confDir ?? DEFAULTS.confDir;
-  const loaded = loadNetConf(confDir, network);
+  const confSkipped: SkippedConf[] = [];
+  const loaded = loadNetConf(confDir, network, (s) => confSkipped.push(s));
   const facts = loaded.state === 'ok' ? loaded.facts : undefined;
   const inputs = resolveInputs(given, facts);
   const netConf: NetConfState =
@@ -167,17 +175,24 @@ export async function gather(given: Partial<Inputs>): Promise<Snapshot> {
 
   let links: Snapshot['links'];
   try {
-    links = await readLinks(inputs.bridge);
+    links = await readLinks(inputs.bridge, path.join(inputs.ipamDataDir, inputs.network));
   } catch (err) {
     links = { error: errorText(err) };
   }
+  const subnetEnv = readSubnet(inputs.subnetFile);
+  const resvDir = path.join(inputs.ipamDataDir, inputs.network);
+  // Without a config, doctor assumes flannel with its defaults, as everywhere else.
+  const plugin = loaded.state === 'ok' ? loaded.plugin : { type: 'flannel', name: inputs.network };
   return {
     inputs,
-    subnetEnv: readSubnet(inputs.subnetFile),
+    subnetEnv,
     netConf,
+    confSkipped,
     links,
     sysctls: { ipv4Forward: trySysctl('net.ipv4.ip_forward'), ipv6Forward: trySysctl('net.ipv6.conf.all.forwarding') },
-    reservations: attempt(() => readReservations(path.join(inputs.ipamDataDir, inputs.network))),
+    reservations: attempt(() => readReservations(resvDir)),
+    ipamRanges: loaded.state === 'error' ? undefined : attempt(() => rangeSetsOf(plugin, subnetEnv.state === 'ok' ? subnetEnv.env : undefined)),
+    reservedIPs: attempt(() => reservedAddresses(resvDir)),
     scratch: attempt(() => readScratchFiles(inputs.flannelDataDir)),
     resultCache: attempt(() => readCache(inputs.cacheDir)),
     masq: listMasq(),

@@ -1,7 +1,10 @@
 // What `cnictl doctor` knows about a node: everything gather.ts read, as plain data,
 // so diagnose.ts can stay pure and be tested without root. A part that could not be
 // read carries its error instead of its data; diagnose turns that into a finding.
+import type { IP } from '../../../lib/ip';
+import type { RangeSet } from '../../../lib/ipam/range';
 import type { SubnetEnv } from '../../flannel/subnet-env';
+import type { SkippedConf } from '../conf';
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -58,7 +61,8 @@ export interface PortInfo extends LinkInfo {
 
 export interface Links {
   /** undefined: no link of that name */
-  bridge?: LinkInfo & { addrs: string[] };
+  /** addrs: its global addresses; recorded: those the network's record proves it set (plugins/bridge/gateway.ts) */
+  bridge?: LinkInfo & { addrs: string[]; recorded: string[] };
   /** flannel's vxlan device, when present */
   flannel1?: LinkInfo;
   /** the bridge's ports (the pods' host veths and anything else enslaved) */
@@ -99,6 +103,8 @@ export interface Snapshot {
   inputs: Inputs;
   subnetEnv: SubnetEnvState;
   netConf: NetConfState;
+  /** files of confDir passed over because they are not regular files (a FIFO, a link to /dev/zero) */
+  confSkipped: SkippedConf[];
   links: Links | { error: string };
   /** contents of /proc/sys/net/ipv4/ip_forward and .../ipv6/conf/all/forwarding (undefined when unreadable) */
   sysctls: { ipv4Forward?: string; ipv6Forward?: string };
@@ -106,6 +112,10 @@ export interface Snapshot {
   reservations: ReservationFile[] | undefined | { error: string };
   /** flannel's saved configs (<flannelDataDir>/<containerID>) and leftover temp files */
   scratch: { files: ScratchFile[]; temps: string[]; dirExists: boolean } | { error: string };
+  /** host-local's configured range sets of the network; undefined: not host-local, or not known (no usable subnet.env, a broken config) */
+  ipamRanges: RangeSet[] | undefined | { error: string };
+  /** every address named by an entry of <ipamDataDir>/<network> (file or not, each once), as the allocator sees them */
+  reservedIPs: IP[] | { error: string };
   /** file names in <cacheDir>/results; undefined when that directory does not exist */
   resultCache: string[] | undefined | { error: string };
   masq: MasqListing[];

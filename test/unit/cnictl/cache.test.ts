@@ -1,5 +1,6 @@
 // The result cache cnictl writes must be libcni's, byte for byte, so a runtime, cnitool
 // and cnictl read each other's entries.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -85,5 +86,14 @@ describe('libcni result cache', () => {
     fs.writeFileSync(path.join(dir, 'results', 'noif'), serializeCache(att({ ifName: '' })));
     expect(listAttachments(dir).map((a) => `${a.networkName}/${a.containerId}`)).toEqual(['cbr0/b', 'other/a']);
     expect(listAttachments(path.join(dir, 'absent'))).toEqual([]);
+  });
+
+  it('a FIFO or a link to /dev/zero in results/ is neither waited on nor read: skipped in the list, broken when named', () => {
+    writeCache(dir, att({ containerId: 'b' }));
+    expect(spawnSync('mkfifo', [cacheFile(dir, 'cbr0', 'fifo', 'eth0')]).status).toBe(0);
+    fs.symlinkSync('/dev/zero', cacheFile(dir, 'cbr0', 'zero', 'eth0'));
+    expect(listAttachments(dir).map((a) => a.containerId)).toEqual(['b']);
+    expect(readCache(dir, 'cbr0', 'fifo', 'eth0')).toEqual({ state: 'broken', why: `${cacheFile(dir, 'cbr0', 'fifo', 'eth0')} is not a regular file (it is a FIFO)` });
+    expect(readCache(dir, 'cbr0', 'zero', 'eth0')).toMatchObject({ state: 'broken', why: expect.stringContaining('a character device') });
   });
 });

@@ -1,9 +1,10 @@
 // cnictl's config loading against libcni's rules: discovery order, parse errors,
 // cniVersion negotiation, single-config wrapping, the per-plugin stdin.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findNetwork, loadFile, negotiateVersion, parseList, pluginStdin, runtimeConfigFor, wrapSingle } from '../../../plugins/cnictl/conf';
+import { findNetwork, loadFile, negotiateVersion, parseList, pluginStdin, runtimeConfigFor, wrapSingle, type SkippedConf } from '../../../plugins/cnictl/conf';
 import { tempDir } from '../../helpers/ns';
 
 const list = (name: string, extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion: '1.0.0', name, plugins: [{ type: 'bridge' }], ...extra });
@@ -57,6 +58,38 @@ describe('config discovery (libcni LoadNetworkConf)', () => {
     expect(() => findNetwork(dir, 'net')).toThrow(/10-notype\.conflist: plugins\[0\]: missing "type"/);
   });
 
+  it('passes over a FIFO and a link to /dev/zero (told through onSkip) and goes on with the next file', () => {
+    expect(spawnSync('mkfifo', [path.join(dir, '01-fifo.conflist')]).status).toBe(0);
+    fs.symlinkSync('/dev/zero', path.join(dir, '02-zero.conflist'));
+    fs.symlinkSync('/dev/zero', path.join(dir, '00-zero.conf'));
+    fs.mkdirSync(path.join(dir, 'net'));
+    expect(spawnSync('mkfifo', [path.join(dir, 'net', 'a.conf')]).status).toBe(0);
+    write('10-net.conflist', list('net'));
+    const skipped: SkippedConf[] = [];
+    const t0 = Date.now();
+    const l = findNetwork(dir, 'net', (s) => skipped.push(s));
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(l.source).toBe(path.join(dir, '10-net.conflist'));
+    expect(l.plugins.map((p) => p.type)).toEqual(['bridge']);
+    expect(skipped).toEqual([
+      { file: path.join(dir, '01-fifo.conflist'), type: 'a FIFO' },
+      { file: path.join(dir, '02-zero.conflist'), type: 'a character device' },
+      { file: path.join(dir, 'net', 'a.conf'), type: 'a FIFO' },
+    ]);
+    // Only those: the single configs are never reached once a list matched.
+    fs.rmSync(path.join(dir, '10-net.conflist'));
+    skipped.length = 0;
+    expect(() => findNetwork(dir, 'net', (s) => skipped.push(s))).toThrow(`no network configs (*.conflist, *.conf, *.json) in ${dir}`);
+    expect(skipped.map((s) => path.basename(s.file))).toEqual(['01-fifo.conflist', '02-zero.conflist', '00-zero.conf']);
+  });
+
+  it('a config larger than a plugin takes on stdin (1 MiB) stops the search, without reading it whole', () => {
+    write('10-big.conflist', list('net'));
+    fs.truncateSync(path.join(dir, '10-big.conflist'), 256 * 1024 * 1024);
+    write('20-net.conflist', list('net'));
+    expect(() => findNetwork(dir, 'net')).toThrow(`${path.join(dir, '10-big.conflist')} is larger than 1048576 bytes`);
+  });
+
   it('says what it found when the name is not there, and when the directory has no configs', () => {
     write('10-a.conflist', list('alpha'));
     write('20-b.conf', JSON.stringify({ cniVersion: '1.0.0', name: 'beta', type: 'bridge' }));
@@ -82,6 +115,9 @@ describe('config discovery (libcni LoadNetworkConf)', () => {
     expect(loadFile(path.join(dir, 'b.conf')).plugins).toHaveLength(1);
     expect(loadFile(path.join(dir, 'c.json')).name).toBe('injson');
     expect(() => loadFile(path.join(dir, 'nope.conflist'))).toThrow(/cannot read .*nope\.conflist/);
+    // Named on purpose, so refused rather than skipped.
+    fs.symlinkSync('/dev/zero', path.join(dir, 'zero.conflist'));
+    expect(() => loadFile(path.join(dir, 'zero.conflist'))).toThrow(`${path.join(dir, 'zero.conflist')} is not a regular file (it is a character device)`);
   });
 });
 

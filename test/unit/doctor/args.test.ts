@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -6,6 +7,7 @@ import { DEFAULTS, UsageError, parseDoctorArgs, resolveInputs } from '../../../p
 import { factsOf, loadNetConf } from '../../../plugins/cnictl/doctor/conflist';
 import { renderJson, renderTable } from '../../../plugins/cnictl/doctor/render';
 import type { Finding } from '../../../plugins/cnictl/doctor/snapshot';
+import type { SkippedConf } from '../../../plugins/cnictl/conf';
 
 describe('parseDoctorArgs', () => {
   it('takes every flag, as "--flag value" and "--flag=value"', () => {
@@ -100,6 +102,19 @@ describe('network config, found like libcni', () => {
     // .conflist files are searched first: cbr0 is found before the bad single config
     expect(loadNetConf(dir, 'cbr0').state).toBe('ok');
     expect(loadNetConf(dir, 'cbr9')).toMatchObject({ state: 'error', message: expect.stringContaining('no "type"') });
+  });
+
+  it('passes over what is not a regular file (a FIFO, a link to /dev/zero) and tells which', () => {
+    expect(spawnSync('mkfifo', [path.join(dir, '01-fifo.conflist')]).status).toBe(0);
+    fs.symlinkSync('/dev/zero', path.join(dir, '02-zero.conflist'));
+    write('10-cbr0.conflist', { name: 'cbr0', plugins: [{ type: 'bridge', bridge: 'br1' }] });
+    const skipped: SkippedConf[] = [];
+    const r = loadNetConf(dir, 'cbr0', (s) => skipped.push(s));
+    expect(r.state === 'ok' && r.facts.bridge).toBe('br1');
+    expect(skipped).toEqual([
+      { file: path.join(dir, '01-fifo.conflist'), type: 'a FIFO' },
+      { file: path.join(dir, '02-zero.conflist'), type: 'a character device' },
+    ]);
   });
 
   it('missing network or directory', () => {

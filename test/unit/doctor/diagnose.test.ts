@@ -67,23 +67,25 @@ describe('diagnose: bridge gateway (flannel-io/flannel#1850)', () => {
     expect(gatewayOf('10.244.1.0/24').value).toBe((10n << 24n) + (244n << 16n) + (1n << 8n) + 1n);
   });
 
-  it('a gateway of an earlier lease: error, replaced by the next ADD, and the manual fix', () => {
+  it('a gateway this network set under an earlier lease: error, replaced by the next ADD, and the manual fix', () => {
     const s = healthy();
     links(s).bridge!.addrs = ['10.244.7.1/24'];
+    links(s).bridge!.recorded = ['10.244.7.1/24'];
     const [f] = of(diagnose(s), 'bridge-gateway');
     expect(f.severity).toBe('error');
-    expect(f.detail).toContain('cni0 holds 10.244.7.1/24, a gateway of an earlier lease');
+    expect(f.detail).toContain('cni0 holds 10.244.7.1/24, a gateway this network set under an earlier lease');
     expect(f.detail).toContain('10.244.1.1/24');
     expect(f.fix).toContain('the next pod ADD by this bridge plugin replaces it with 10.244.1.1/24');
     expect(f.fix).toContain('ip addr del 10.244.7.1/24 dev cni0 && ip addr add 10.244.1.1/24 dev cni0');
   });
 
-  it('an address that is not a gateway of this network: error, needs a hand or forceAddress', () => {
+  it('an address this network did not set, even shaped like its old gateway: error, needs a hand or forceAddress', () => {
     const s = healthy();
-    links(s).bridge!.addrs = ['192.168.5.9/24'];
+    links(s).bridge!.addrs = ['10.244.7.1/24'];
+    links(s).bridge!.recorded = [];
     const [f] = of(diagnose(s), 'bridge-gateway');
     expect(f.severity).toBe('error');
-    expect(f.detail).toContain('not a gateway of this network');
+    expect(f.detail).toContain('an address this network did not set');
     expect(f.detail).toContain('every pod ADD fails');
     expect(f.fix).toContain('forceAddress');
     expect(f.fix).not.toContain('next pod ADD');
@@ -95,7 +97,8 @@ describe('diagnose: bridge gateway (flannel-io/flannel#1850)', () => {
     const [f] = of(diagnose(s), 'bridge-gateway');
     expect(f.severity).toBe('error');
     expect(f.detail).toContain('routes 10.244.7.0/24 into cni0');
-    expect(f.fix).toBe('remove it by hand: ip addr del 10.244.7.1/24 dev cni0');
+    expect(f.fix).toContain('remove it by hand: ip addr del 10.244.7.1/24 dev cni0;');
+    expect(f.fix).not.toContain('forceAddress');
   });
 
   it('the right gateway plus an unrelated address is fine', () => {
@@ -121,10 +124,13 @@ describe('diagnose: bridge gateway (flannel-io/flannel#1850)', () => {
     s.subnetEnv.env.ipv6Networks = ['fc00::/48'];
     s.sysctls.ipv6Forward = '1';
     links(s).bridge!.addrs = ['10.244.1.1/24', 'fc00:0:0:7::1/64'];
+    links(s).bridge!.recorded = ['10.244.1.1/24', 'fc00:0:0:7::1/64'];
     const [f] = of(diagnose(s), 'bridge-gateway');
     expect(f.detail).toContain('fc00:0:0:7::1/64');
     expect(f.detail).toContain('FLANNEL_IPV6_SUBNET');
-    expect(f.fix).toContain('replaces it with fc00:0:0:1::1/64');
+    // IPv6 prefixes that do not overlap are no conflict for ADD: it adds the new one beside.
+    expect(f.fix).toContain('ip addr del fc00:0:0:7::1/64 dev cni0 && ip addr add fc00:0:0:1::1/64 dev cni0');
+    expect(f.fix).not.toContain('replaces it');
     links(s).bridge!.addrs = ['10.244.1.1/24', 'fc00:0:0:1::1/64'];
     expect(diagnose(s)).toEqual([]);
   });
@@ -240,6 +246,27 @@ describe('diagnose: hairpin', () => {
     expect(of(diagnose(s), 'network-config')[0]).toMatchObject({ severity: 'error', subject: '/etc/cni/net.d/05-x.conflist' });
     s.netConf = { state: 'error', message: 'cannot list /etc/cni/net.d: EACCES' };
     expect(of(diagnose(s), 'network-config')[0]).toMatchObject({ severity: 'warning', subject: '/etc/cni/net.d' });
+  });
+
+  it('a config file that is not a regular file is a warning each, saying what libcni would do and how to fix it', () => {
+    const s = healthy();
+    s.confSkipped = [
+      { file: '/etc/cni/net.d/01-x.conflist', type: 'a FIFO' },
+      { file: '/etc/cni/net.d/02-y.conflist', type: 'a character device' },
+      { file: '/etc/cni/net.d/03-z.conf', type: 'a directory' },
+    ];
+    const f = of(diagnose(s), 'network-config');
+    expect(f.map((x) => [x.severity, x.subject])).toEqual([
+      ['warning', '/etc/cni/net.d/01-x.conflist'],
+      ['warning', '/etc/cni/net.d/02-y.conflist'],
+      ['warning', '/etc/cni/net.d/03-z.conf'],
+    ]);
+    expect(f[0].detail).toContain('is a FIFO, not a regular file');
+    expect(f[0].detail).toContain('hangs');
+    expect(f[1].detail).toContain('until memory runs out');
+    expect(f[2].detail).toContain('stops its search there');
+    expect(f[0].fix).toBe('remove it (rm /etc/cni/net.d/01-x.conflist): a network config must be a regular file (a symbolic link to one is fine)');
+    expect(isOk(diagnose(s))).toBe(false);
   });
 });
 

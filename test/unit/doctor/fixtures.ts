@@ -1,4 +1,6 @@
 // A healthy node as doctor would see it, for the diagnose tests to break one piece at a time.
+import { parseIP } from '../../../lib/ip';
+import { canonicalizeRange } from '../../../lib/ipam/range';
 import { DEFAULTS } from '../../../plugins/cnictl/doctor/args';
 import type { ReservationFile, Snapshot } from '../../../plugins/cnictl/doctor/snapshot';
 
@@ -17,8 +19,9 @@ export function healthy(): Snapshot {
     inputs: { ...DEFAULTS },
     subnetEnv: { state: 'ok', env: { networks: ['10.244.0.0/16'], subnet: '10.244.1.0/24', ipv6Networks: [], mtu: 1450, ipMasq: true } },
     netConf: { state: 'ok', file: '/etc/cni/net.d/10-flannel.conflist', pluginType: 'flannel', hairpinMode: true },
+    confSkipped: [],
     links: {
-      bridge: { name: 'cni0', index: 3, kind: 'bridge', mtu: 1450, up: true, addrs: ['10.244.1.1/24'] },
+      bridge: { name: 'cni0', index: 3, kind: 'bridge', mtu: 1450, up: true, addrs: ['10.244.1.1/24'], recorded: ['10.244.1.1/24'] },
       flannel1: { name: 'flannel.1', index: 2, kind: 'vxlan', mtu: 1450, up: true },
       ports: [
         { name: 'veth0a0a0a0a', index: 4, kind: 'veth', mtu: 1450, up: true, hairpin: true, pod: true },
@@ -27,6 +30,8 @@ export function healthy(): Snapshot {
     },
     sysctls: { ipv4Forward: '1', ipv6Forward: '0' },
     reservations: [reservation('10.244.1.2', 'a'), reservation('10.244.1.3', 'b')],
+    ipamRanges: [[canonicalizeRange({ subnet: '10.244.1.0/24' })]],
+    reservedIPs: [parseIP('10.244.1.2'), parseIP('10.244.1.3')],
     scratch: {
       dirExists: true,
       temps: [],

@@ -1,0 +1,119 @@
+// Reading a file that configuration names, or that sits in a directory other people
+// write (/etc/cni/net.d, a data dir): the open never waits (O_NONBLOCK: opening a FIFO
+// for reading blocks until a writer comes), the type is checked on the open fd (a stat
+// before the open races a rename), and at most `maxBytes` are read whatever st.size
+// says (procfs reports 0, a file may grow meanwhile), so /dev/zero behind a symlink or
+// a 256 MiB sparse file is refused instead of read until memory runs out.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** What a non-regular inode is, for messages: "a FIFO", "a character device"... */
+export function fileType(st: fs.Stats): string {
+  if (st.isFile()) return 'a regular file';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}
+
+/** The file is a FIFO, device, directory or socket (what it is: `type`). */
+function typeOf(file: string, noFollow?: boolean): string {
+  try {
+    return fileType(noFollow ? fs.lstatSync(file) : fs.statSync(file));
+  } catch {
+    return 'not a regular file';
+  }
+}
+
+export class NotRegularFile extends Error {
+  constructor(
+    readonly file: string,
+    readonly type: string,
+  ) {
+    super(`${file} is not a regular file (it is ${type})`);
+    this.name = 'NotRegularFile';
+  }
+}
+
+export class FileTooLarge extends Error {
+  constructor(
+    readonly file: string,
+    readonly maxBytes: number,
+  ) {
+    super(`${file} is larger than ${maxBytes} bytes`);
+    this.name = 'FileTooLarge';
+  }
+}
+
+export interface ReadOptions {
+  /** O_NOFOLLOW: a symbolic link in place of the file fails with ELOOP (for files we write ourselves). */
+  noFollow?: boolean;
+}
+
+/**
+ * The bytes of a regular file of at most `maxBytes`. Throws NotRegularFile or
+ * FileTooLarge, and the open's own errno error (ENOENT, EACCES, ELOOP) as is.
+ */
+export function readRegularFile(file: string, maxBytes: number, opts: ReadOptions = {}): Buffer {
+  const flags = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (opts.noFollow ? fs.constants.O_NOFOLLOW : 0);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, flags);
+  } catch (e) {
+    // open(2) of a unix socket (or a device without a driver) fails with ENXIO: say what it is.
+    if ((e as NodeJS.ErrnoException).code === 'ENXIO') throw new NotRegularFile(file, typeOf(file, opts.noFollow));
+    throw e;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new NotRegularFile(file, fileType(st));
+    if (st.size > maxBytes) throw new FileTooLarge(file, maxBytes);
+    // Sized by st.size (plus one byte, to see growth), grown only for files that lie about it.
+    let buf = Buffer.allocUnsafe(Math.min(maxBytes, Math.max(st.size, 4096)) + 1);
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) {
+        if (n > maxBytes) throw new FileTooLarge(file, maxBytes);
+        const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
+        buf.copy(bigger, 0, 0, n);
+        buf = bigger;
+      }
+      const got = fs.readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    if (n > maxBytes) throw new FileTooLarge(file, maxBytes);
+    return buf.subarray(0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Replace `file` with `text` so that a reader (or a SIGKILL) sees the old content or
+ * the new, never a part: a temp file in the same directory, then rename(2), which also
+ * replaces a link planted at `file` instead of writing through it. Not fsync'ed: for
+ * state that a reboot discards anyway. `tmpPrefix` lets a directory's owner recognise
+ * (and clean) a temp file a kill left behind.
+ */
+export function writeAtomic(file: string, text: string, tmpPrefix = '.tmp-', mode = 0o600): void {
+  const tmp = path.join(path.dirname(file), `${tmpPrefix}${randomBytes(8).toString('hex')}`);
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+  try {
+    try {
+      fs.fchmodSync(fd, mode);
+      const buf = Buffer.from(text);
+      for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
