@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { CniErrorJson } from './cni/errors';
 import type { Verb } from './cni/types';
 import { stepsSince } from './trace';
+import { appendToLog } from './regular-file';
 
 export interface CallRecord {
   plugin: string;
@@ -39,8 +40,7 @@ export function writeCallLog(file: string, rec: CallRecord, t0: number): void {
     steps: stepsSince(t0),
   });
   try {
-    // O_APPEND: lines of parallel calls interleave whole, never mid-line.
-    fs.appendFileSync(file, `${line}\n`, { mode: 0o600 });
+    appendToLog(file, `${line}\n`);
   } catch (err) {
     try {
       fs.writeSync(2, `cni: cannot write the call log ${file}: ${(err as Error).message}\n`);

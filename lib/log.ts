@@ -1,6 +1,9 @@
 // Every diagnostic goes to stderr (or, opt-in, a file): stdout carries the CNI
 // protocol and nothing else (cni-spec.md §6).
 import * as fs from 'node:fs';
+import { appendToLog } from './regular-file';
+
+let warnedFile = false;
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -17,10 +20,18 @@ function write(level: Level, msg: string): void {
   const line = `${new Date().toISOString()} ${prefix} ${level}: ${msg}\n`;
   const file = process.env.CNI_LOG_FILE;
   try {
-    if (file) fs.appendFileSync(file, line, { mode: 0o600 });
+    if (file) appendToLog(file, line);
     else fs.writeSync(2, line);
-  } catch {
-    // Logging must never turn a working call into a failing one.
+  } catch (err) {
+    // Logging must never turn a working call into a failing one; say once why it went nowhere.
+    if (file && !warnedFile) {
+      warnedFile = true;
+      try {
+        fs.writeSync(2, `${new Date().toISOString()} ${prefix} warn: cannot write CNI_LOG_FILE: ${(err as Error).message}\n${line}`);
+      } catch {
+        // nowhere left to report it
+      }
+    }
   }
 }
 

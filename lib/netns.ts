@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { CLONE_NEWNET, native } from './native';
 import { CniError, Code } from './cni/errors';
+import { writeAll } from './cni/stdio';
 import { log } from './log';
 import { fileType } from './regular-file';
 
@@ -118,10 +119,14 @@ export function inNetns<T>(ns: NetnsHandle, fn: () => NotPromise<T>): T {
       return fn();
     } finally {
       // If this fails the process is stranded in the pod netns; nothing safe can follow.
+      // The runtime still gets its one error document (stdout carries nothing before the
+      // dispatcher's final write), then the process ends at once.
       try {
         n.setns(home, CLONE_NEWNET);
       } catch (err) {
-        process.stderr.write(`fatal: cannot return to the host netns: ${(err as Error).message}\n`);
+        const msg = `cannot return to the host network namespace after entering "${ns.path}": ${(err as Error).message}; the call was aborted`;
+        writeAll(1, `${JSON.stringify(new CniError(Code.Internal, msg).toJSON())}\n`);
+        writeAll(2, `fatal: ${msg}\n`);
         process.exit(70);
       }
     }

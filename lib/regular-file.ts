@@ -117,3 +117,30 @@ export function writeAtomic(file: string, text: string, tmpPrefix = '.tmp-', mod
     throw e;
   }
 }
+
+/**
+ * Append `text` to a log file named by configuration (CNI_LOG_FILE, the call log). A
+ * symbolic link at the last component is refused (O_NOFOLLOW: a planted link would make
+ * a root process append to any file it points at), and so is anything but a regular
+ * file (O_NONBLOCK: opening a FIFO nobody reads fails instead of waiting). O_APPEND:
+ * lines of parallel calls interleave whole. Throws with the reason.
+ */
+export function appendToLog(file: string, text: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new Error(`${file} is a symbolic link; refusing to follow it`);
+    if (code === 'ENXIO') throw new NotRegularFile(file, typeOf(file, true));
+    throw e;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new NotRegularFile(file, fileType(st));
+    const buf = Buffer.from(text);
+    for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -5,7 +5,7 @@ import { log } from '../log';
 import { CniError, Code, wrapError } from '../cni/errors';
 import type { DNS, NetConf, Route } from '../cni/types';
 import { type IP, formatIP, tryParseCidr, tryParseIP } from '../ip';
-import { type RangeInput, type RangeSet, canonicalizeRange, rangeSetsOverlap, validateRangeSet } from './range';
+import { type RangeInput, type RangeSet, canonicalizeRange, findOverlap, validateRangeSet } from './range';
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 
@@ -191,10 +191,14 @@ export function parseIpamConfig(conf: NetConf, cniArgs: string): IpamConfig {
       }
     }
   }
-  for (let i = 0; i < rangeSets.length; i++) {
-    for (let j = i + 1; j < rangeSets.length; j++) {
-      if (rangeSetsOverlap(rangeSets[i], rangeSets[j])) throw bad(`range set ${i} overlaps with range set ${j}`);
-    }
+  // Ranges of one set were checked with their set; here only ranges of different sets can meet.
+  const clash = findOverlap(
+    rangeSets.flatMap((set, i) => set.map((range) => ({ range, set: i }))),
+    (a, b) => a.set === b.set,
+  );
+  if (clash) {
+    const [i, j] = [clash[0].set, clash[1].set].sort((x, y) => x - y);
+    throw bad(`range set ${i} overlaps with range set ${j}`);
   }
 
   const requested = [...cniArgsIP(cniArgs), ...ipList(field(cniSection, 'ips'), 'args.cni.ips'), ...ipList(field(rc, 'ips'), 'runtimeConfig.ips')];

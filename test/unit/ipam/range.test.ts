@@ -7,10 +7,14 @@ import {
   canonicalizeRange,
   candidates,
   describeRangeSet,
+  findOverlap,
   rangeIndexOf,
+  rangesOverlap,
   validateRangeSet,
 } from '../../../lib/ipam/range';
-import { cniError, ip } from './helpers';
+import { cniError, ip, netConf } from './helpers';
+import { parseIpamConfig } from '../../../lib/ipam/config';
+import fc from 'fast-check';
 
 const r = (input: RangeInput): Range => canonicalizeRange(input);
 const text = (x: Range) => ({
@@ -181,5 +185,34 @@ describe('range helpers', () => {
     expect(rangeIndexOf(set, ip('10.0.0.15'))).toBe(0);
     expect(rangeIndexOf(set, ip('10.0.0.9'))).toBe(-1);
     expect(rangeIndexOf(set, ip('10.0.0.21'))).toBe(-1);
+  });
+});
+
+describe('findOverlap (n·log n, neighbours after sorting)', () => {
+  const v4 = (a: number, b: number): Range => r({ subnet: '10.0.0.0/16', rangeStart: `10.0.${a >> 8}.${a & 255}`, rangeEnd: `10.0.${b >> 8}.${b & 255}` });
+  const quadratic = (rs: Range[]) => rs.some((a, i) => rs.some((b, j) => i < j && rangesOverlap(a, b)));
+
+  it('finds an overlap exactly when some pair overlaps (against every pair)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 40 })), { maxLength: 30 }), (spans) => {
+        const rs = spans.map(([start, len]) => v4(start, start + len));
+        const found = findOverlap(rs.map((range) => ({ range })));
+        expect(found !== undefined).toBe(quadratic(rs));
+        if (found) expect(rangesOverlap(found[0].range, found[1].range)).toBe(true);
+      }),
+    );
+  });
+
+  it('a long range covering later ones is still caught past its neighbour', () => {
+    const found = findOverlap([v4(1, 100), v4(10, 20), v4(50, 60)].map((range, i) => ({ range, set: i === 0 ? 0 : 1 })), (a, b) => a.set === b.set);
+    expect(found?.map((x) => x.set)).toEqual([0, 1]);
+  });
+
+  it('8,000 ranges in one config are validated (range set 7999 overlapping set 0 is named)', () => {
+    const sets = Array.from({ length: 8000 }, (_, i) => [{ subnet: `10.${(i >> 8) & 255}.${i & 255}.0/24` }]);
+    const conf = netConf({ ranges: sets });
+    expect(parseIpamConfig(conf, '').rangeSets).toHaveLength(8000);
+    const e = cniError(() => parseIpamConfig(netConf({ ranges: [...sets, [{ subnet: '10.0.0.0/16' }]] }), ''));
+    expect(e.message).toMatch(/^range set \d+ overlaps with range set 8000$/);
   });
 });
