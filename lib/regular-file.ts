@@ -144,3 +144,37 @@ export function appendToLog(file: string, text: string): void {
     fs.closeSync(fd);
   }
 }
+
+/**
+ * A directory named by configuration (a data dir), with every symbolic link in it
+ * resolved once, as the reference's plain path operations follow them: /var/lib on
+ * another disk (a link) is common. The caller then works inside the returned real
+ * directory, so a link swapped in later does not move its writes. The missing tail of
+ * the path (created by the caller) is kept as given. A link whose target is missing
+ * throws (the reference's mkdir fails on it too).
+ */
+export function resolveConfiguredDir(dir: string): string {
+  const missing: string[] = [];
+  let cur = path.resolve(dir);
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(cur), ...missing);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // A file where a directory should be: the caller's mkdir or open says so in its words.
+      if (code === 'ENOTDIR') return path.resolve(dir);
+      if (code !== 'ENOENT') throw e;
+    }
+    let linked = false;
+    try {
+      linked = fs.lstatSync(cur).isSymbolicLink();
+    } catch {
+      // absent: look at the parent
+    }
+    if (linked) throw new Error(`${cur} is a symbolic link to a missing directory (${fs.readlinkSync(cur)})`);
+    const parent = path.dirname(cur);
+    if (parent === cur) return path.resolve(dir);
+    missing.unshift(path.basename(cur));
+    cur = parent;
+  }
+}

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../cni/errors';
 import { type IP, formatIP, tryParseIP } from '../ip';
-import { FileTooLarge, NotRegularFile, readRegularFile, writeAtomic } from '../regular-file';
+import { FileTooLarge, NotRegularFile, readRegularFile, resolveConfiguredDir, writeAtomic } from '../regular-file';
 import { EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, native } from '../native';
 import { type Owner, type Reservation, type Store, ownerContent } from './store';
 import { BootRecord, fingerprintOf } from './boot';
@@ -58,10 +58,11 @@ const sleepSync = (ms: number): void => void Atomics.wait(sleeper, 0, 0, ms);
 export function lockExclusive(fd: number, lockPath: string, timeoutMs: number): void {
   const deadline = Date.now() + timeoutMs;
   let delay = 1;
-  for (;;) {
+  for (let waited = false; ; waited = true) {
     const rc = native().flock(fd, LOCK_EX | LOCK_NB);
     if (rc === 0) return;
     if (rc !== EWOULDBLOCK) throw new CniError(Code.Internal, `host-local: flock ${lockPath} failed with errno ${rc}`);
+    if (!waited) log.debug(`host-local: waiting for the lock on ${lockPath}`);
     const left = deadline - Date.now();
     if (left <= 0) {
       throw new CniError(
@@ -272,35 +273,38 @@ export class DiskStore implements Store {
 }
 
 /**
- * Symbolic links in the layout, decided as for flannel's dataDir (plugins/flannel/scratch.ts):
- * the directory named by `ipam.dataDir` (its FINAL component), `<dataDir>/<network>` and
- * `<dataDir>/<network>/lock` must not be links, or every reservation, unlink and lock
- * would land wherever they point. Parents of dataDir may be links (/var/lib on another
- * disk, say): the directory the config names is what we own. Absent is fine (ADD creates
- * it). Returns why the layout is refused, or undefined; lstat only, nothing is created.
+ * The network's directory: `<ipam.dataDir>/<network>` with every link in dataDir's own
+ * path resolved once, as the reference follows them (/var/lib on another disk is a
+ * link). Inside the store nothing is followed: the network directory and its lock must
+ * not be links, or every reservation, unlink and lock would land wherever they point.
+ * Returns the directory, or why the layout is refused; lstat only, nothing is created.
  */
-export function symlinkProblem(dataDir: string, network: string): string | undefined {
-  // Trailing slashes and "." would make lstat resolve the final link: look at the name itself.
-  const named = path.normalize(dataDir).replace(/(.)\/+$/, '$1');
-  const dir = path.join(named, network);
+export function networkDirOf(dataDir: string, network: string): { dir: string; refused?: undefined } | { dir?: undefined; refused: string } {
+  let base: string;
+  try {
+    base = resolveConfiguredDir(dataDir);
+  } catch (e) {
+    return { refused: `host-local: "ipam.dataDir" ${dataDir} cannot be used: ${errorText(e)}` };
+  }
+  const dir = path.join(base, network);
   const checks: [string, string][] = [
-    [named, `"ipam.dataDir" ${dataDir} is a symbolic link; refusing to write through it (set ipam.dataDir to the directory it points to)`],
     [dir, `the network directory ${dir} (network "${network}" under ipam.dataDir) is a symbolic link; refusing to write through it (replace it with a real directory)`],
     [path.join(dir, LOCK_FILE), `the lock file ${path.join(dir, LOCK_FILE)} is a symbolic link; refusing to follow it (remove it)`],
   ];
   for (const [p, why] of checks) {
     try {
-      if (fs.lstatSync(p).isSymbolicLink()) return `host-local: ${why}`;
+      if (fs.lstatSync(p).isSymbolicLink()) return { refused: `host-local: ${why}` };
     } catch {
-      return undefined; // absent (or unreadable, which the open reports): nothing below it to check
+      break; // absent (or unreadable, which the open reports): nothing below it to check
     }
   }
-  return undefined;
+  return { dir };
 }
 
-function assertNoSymlinks(dataDir: string, network: string): void {
-  const why = symlinkProblem(dataDir, network);
-  if (why) throw new CniError(Code.InvalidConfig, why);
+function storeDir(dataDir: string, network: string): string {
+  const r = networkDirOf(dataDir, network);
+  if (r.refused !== undefined) throw new CniError(Code.InvalidConfig, r.refused);
+  return r.dir;
 }
 
 function ensureDir(dir: string): void {
@@ -323,13 +327,12 @@ function ensureDir(dir: string): void {
  */
 export function withNetworkStore<T>(dataDir: string, network: string, opts: OpenOptions, fn: (s: DiskStore) => T): T | undefined {
   assertComponent(network, 'network name');
-  const dir = path.join(dataDir, network);
-  // Before mkdir (which would follow a linked dataDir and create the network dir at its
-  // target) and again after it, for a link swapped in between.
-  assertNoSymlinks(dataDir, network);
+  // Before mkdir (which would follow a linked network dir and create it at its target)
+  // and again after it, for a link swapped in between.
+  const dir = storeDir(dataDir, network);
   if (opts.create) ensureDir(dir);
   else if (!fs.existsSync(dir)) return undefined;
-  assertNoSymlinks(dataDir, network);
+  if (storeDir(dataDir, network) !== dir) throw new CniError(Code.InvalidConfig, `host-local: ${dir} changed while it was opened; refusing to use it`);
 
   const lockPath = path.join(dir, LOCK_FILE);
   let fd: number;

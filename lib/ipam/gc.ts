@@ -16,7 +16,7 @@ import { CniError, Code, errorText } from '../cni/errors';
 import type { NetConf } from '../cni/types';
 import { log } from '../log';
 import { DEFAULT_DATA_DIR } from './config';
-import { withNetworkStore } from './disk-store';
+import { networkDirOf, withNetworkStore } from './disk-store';
 import type { Owner, Reservation, Store } from './store';
 
 /** The GC input key, and the alias libcni still sends for older plugins. */
@@ -103,6 +103,8 @@ export class Keep {
 export interface GcReport {
   released: { name: string; why: string }[];
   kept: number;
+  /** Kept because they appeared after this GC began (an ADD it waited for): their owners. */
+  young: Owner[];
   /** Entries left alone because GC cannot tell what they are (not a regular file, unreadable). */
   skipped: { name: string; why: string }[];
   failures: string[];
@@ -122,13 +124,20 @@ const describeOwner = (o: FileOwner): string =>
  * Release, over an open (locked) store, every reservation not owned by `valid`.
  * Goes on past failures; the caller decides what to do with them.
  */
-export function collectGarbage(store: Store, valid: readonly Owner[], inspectBlank: BlankInspector, network = ''): GcReport {
+export function collectGarbage(store: Store, valid: readonly Owner[], inspectBlank: BlankInspector, network = '', isYoung: (r: Reservation) => boolean = () => false): GcReport {
   const keep = new Keep(valid);
-  const report: GcReport = { released: [], kept: 0, skipped: [], failures: [] };
+  const report: GcReport = { released: [], kept: 0, young: [], skipped: [], failures: [] };
   for (const r of [...store.reservations()]) {
     const owner = parseOwner(r.content);
     if (keep.has(owner)) {
       report.kept++;
+      continue;
+    }
+    if (isYoung(r)) {
+      // The runtime never overlaps GC with ADD (spec §3), but if one did, its list was
+      // made before this reservation existed: never take an address an ADD just got.
+      if (owner.kind === 'current') report.young.push({ containerId: owner.containerId, ifName: owner.ifName });
+      log.warn(`host-local GC: network "${network}": kept ${r.name} (${describeOwner(owner)}): reserved after this GC began`);
       continue;
     }
     if (r.content === '') {
@@ -191,10 +200,36 @@ export function gcTarget(conf: NetConf): { name: string; dataDir: string } {
 }
 
 /**
- * host-local GC for `conf`: under the network's lock, one directory read, then every
- * reservation whose owner is not valid is released. No list (or disableGC) → nothing.
+ * The reservations present before GC waits for the lock, by name and inode: anything
+ * else it finds once it holds the lock was reserved by an ADD that ran meanwhile.
  */
-export function hostLocalGc(conf: NetConf, opts: { lockTimeoutMs?: number } = {}): GcReport | undefined {
+function presentNow(dir: string): Set<string> {
+  const out = new Set<string>();
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    try {
+      out.add(`${n}\0${fs.lstatSync(path.join(dir, n)).ino}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * host-local GC for `conf`: under the network's lock, one directory read, then every
+ * reservation whose owner is not valid is released, except one that appeared after
+ * this GC began. `whileLocked` runs under the same lock with that report (the bridge
+ * cleans the network's rules there, keeping those of young attachments too); without
+ * a network directory it runs unlocked with an empty report. No list (or disableGC) →
+ * nothing at all.
+ */
+export function hostLocalGc(conf: NetConf, opts: { lockTimeoutMs?: number; whileLocked?: (r: GcReport) => void } = {}): GcReport | undefined {
   if (gcDisabled(conf)) return undefined;
   const valid = validAttachments(conf);
   if (!valid) {
@@ -202,11 +237,24 @@ export function hostLocalGc(conf: NetConf, opts: { lockTimeoutMs?: number } = {}
     return undefined;
   }
   const { name, dataDir } = gcTarget(conf);
-  const dir = path.join(dataDir, name);
-  const report = withNetworkStore(dataDir, name, { create: false, lockTimeoutMs: opts.lockTimeoutMs }, (store) =>
-    collectGarbage(store, valid.attachments, diskBlankInspector(dir), name),
-  );
-  if (!report) return undefined; // no directory: nothing was ever reserved here
+  const dir = networkDirOf(dataDir, name).dir ?? path.join(dataDir, name);
+  const before = presentNow(dir);
+  const isYoung = (r: Reservation): boolean => {
+    try {
+      return !before.has(`${r.name}\0${fs.lstatSync(path.join(dir, r.name)).ino}`);
+    } catch {
+      return false;
+    }
+  };
+  const report = withNetworkStore(dataDir, name, { create: false, lockTimeoutMs: opts.lockTimeoutMs }, (store) => {
+    const r = collectGarbage(store, valid.attachments, diskBlankInspector(dir), name, isYoung);
+    opts.whileLocked?.(r);
+    return r;
+  });
+  if (!report) {
+    opts.whileLocked?.({ released: [], kept: 0, young: [], skipped: [], failures: [] });
+    return undefined; // no directory: nothing was ever reserved here
+  }
   for (const s of report.skipped) log.warn(`host-local GC: network "${name}": left ${path.join(dir, s.name)} alone: ${s.why}`);
   if (report.failures.length > 0) {
     throw new CniError(Code.Internal, `host-local GC: network "${name}": failed to release ${report.failures.join('; ')}`);

@@ -7,8 +7,8 @@ import type { CmdArgs, IPConfig, NetConf, Result } from '../cni/types';
 import { formatIP, tryParseCidr } from '../ip';
 import { allocate, findOwned, releaseOwner, releaseReserved } from './allocator';
 import { type IpamConfig, parseIpamConfig, parseResolvConf } from './config';
-import { readResolvConf, symlinkProblem, withNetworkStore } from './disk-store';
-import { gcTarget, hostLocalGc } from './gc';
+import { networkDirOf, readResolvConf, withNetworkStore } from './disk-store';
+import { type GcReport, gcTarget, hostLocalGc } from './gc';
 import { hostLocalStatus } from './status';
 import type { Owner } from './store';
 import { log } from '../log';
@@ -25,7 +25,7 @@ function ownerOf(cmd: CmdArgs): Owner {
 /** The network's directory in the store: where its reservations live, and records beside them. */
 export function hostLocalNetworkDir(conf: NetConf): string {
   const { dataDir, name } = gcTarget(conf);
-  return path.join(dataDir, name);
+  return networkDirOf(dataDir, name).dir ?? path.join(dataDir, name);
 }
 
 /** ADD: one address per range set; an IPAM result (no interfaces, no ips[].interface). */
@@ -66,12 +66,12 @@ export async function ipamDel(cmd: CmdArgs): Promise<void> {
   // CNI_ARGS only carries static IP requests, irrelevant here: a bad one must not block a DEL.
   const conf = parseIpamConfig(cmd.conf, '');
   const owner = ownerOf(cmd);
-  // A symlinked layout is refused (ADD fails with code 7, so nothing of ours can be behind
-  // it): DEL writes nothing through the link either, and succeeds, so a pod can still be
-  // torn down (a DEL failing forever would block it). The same rule as flannel's dataDir.
-  const why = symlinkProblem(conf.dataDir, conf.name);
-  if (why) {
-    log.warn(`${why}; nothing released for container ${cmd.containerId} (${cmd.ifName})`);
+  // A link inside the store is refused (ADD fails with code 7, so nothing of ours can be
+  // behind it): DEL writes nothing through it either, and succeeds, so a pod can still be
+  // torn down (a DEL failing forever would block it).
+  const { refused } = networkDirOf(conf.dataDir, conf.name);
+  if (refused) {
+    log.warn(`${refused}; nothing released for container ${cmd.containerId} (${cmd.ifName})`);
     return;
   }
   withNetworkStore(conf.dataDir, conf.name, { create: false }, (store) => releaseOwner(store, owner));
@@ -92,8 +92,8 @@ export async function ipamCheck(cmd: CmdArgs): Promise<void> {
  * `cni.dev/valid-attachments` (or the legacy `cni.dev/attachments`). Without either
  * key, or with `disableGC: true`, nothing is released. See lib/ipam/gc.ts.
  */
-export async function ipamGc(cmd: CmdArgs): Promise<void> {
-  hostLocalGc(cmd.conf);
+export async function ipamGc(cmd: CmdArgs, whileLocked?: (r: GcReport) => void): Promise<void> {
+  hostLocalGc(cmd.conf, { whileLocked });
 }
 
 /** STATUS (CNI 1.1): code 50 when the data dir is unusable or a range set is exhausted. See lib/ipam/status.ts. */

@@ -13,7 +13,7 @@ import { CniError, Code, errorText } from '../cni/errors';
 import type { NetConf } from '../cni/types';
 import { type IP, formatIP, tryParseIP } from '../ip';
 import { parseIpamConfig } from './config';
-import { symlinkProblem } from './disk-store';
+import { networkDirOf } from './disk-store';
 import { gcTarget } from './gc';
 import { type RangeSet, rangeContains, rangeIndexOf } from './range';
 
@@ -75,11 +75,10 @@ export function reservedAddresses(dir: string): IP[] {
  * else its nearest existing ancestor (ADD creates the missing levels).
  */
 export function checkDataDir(dataDir: string, network: string): void {
-  const dir = path.join(dataDir, network);
   const fix = 'IP addresses cannot be reserved: make it a writable directory or point ipam.dataDir elsewhere';
-  // ADD refuses a symlinked dataDir, network dir or lock file (lib/ipam/disk-store.ts).
-  const linked = symlinkProblem(dataDir, network);
-  if (linked) throw notAvailable(`${linked}; IP addresses cannot be reserved`);
+  // ADD refuses a link inside the store (lib/ipam/disk-store.ts); links in dataDir are followed.
+  const { dir, refused } = networkDirOf(dataDir, network);
+  if (refused !== undefined) throw notAvailable(`${refused}; IP addresses cannot be reserved`);
   let cur = dir;
   for (;;) {
     let st: fs.Stats | undefined;

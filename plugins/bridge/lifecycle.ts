@@ -5,6 +5,7 @@
 import { CniError, Code, errorText } from '../../lib/cni/errors';
 import type { CmdArgs } from '../../lib/cni/types';
 import { LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY, gcDisabled, validAttachments } from '../../lib/ipam/gc';
+import type { Owner } from '../../lib/ipam/store';
 import { ipamGc, ipamStatus } from '../../lib/ipam/host-local';
 import { log } from '../../lib/log';
 import { gcIpMasq } from '../../lib/masq';
@@ -86,38 +87,46 @@ export async function bridgeGc(cmd: CmdArgs): Promise<void> {
   };
   // Only what this network's config enables, and only this network's objects: a GC of
   // a network without ipMasq or macspoofchk has no business in those tables at all.
-  if (conf.ipMasq) {
-    try {
-      gcIpMasq({ network: conf.name, keep: valid.attachments.map((a) => a.containerId) });
-    } catch (e) {
-      fail('masquerade GC', e);
-    }
-    if (findNft()) {
+  const rulesGc = (keep: readonly Owner[]): void => {
+    if (conf.ipMasq) {
       try {
-        gcNftMasq(conf.name, valid.attachments);
+        gcIpMasq({ network: conf.name, keep: keep.map((a) => a.containerId) });
       } catch (e) {
-        fail('masquerade GC (nftables)', e);
+        fail('masquerade GC', e);
+      }
+      if (findNft()) {
+        try {
+          gcNftMasq(conf.name, [...keep]);
+        } catch (e) {
+          fail('masquerade GC (nftables)', e);
+        }
       }
     }
-  }
-  if (conf.macSpoofChk) {
-    try {
-      gcSpoofChecks(conf.name, valid.attachments);
-    } catch (e) {
-      fail('macspoofchk GC', e);
+    if (conf.macSpoofChk) {
+      try {
+        gcSpoofChecks(conf.name, keep);
+      } catch (e) {
+        fail('macspoofchk GC', e);
+      }
     }
-  }
+  };
   if (conf.ipamType === 'host-local') {
+    // Rules are collected under the store's lock too (the lock an ADD reserves under),
+    // keeping those of attachments reserved after this GC began. A lock that cannot be
+    // had leaves the rules alone: an ADD is holding it.
     try {
-      await ipamGc(cmd);
+      await ipamGc(cmd, (r) => rulesGc([...valid.attachments, ...r.young]));
     } catch (e) {
       fail('host-local GC', e);
     }
-  } else if (conf.ipamType) {
-    try {
-      await runIpam('GC', conf.ipamType, delegateGcArgs(cmd, cmd.conf[valid.key]));
-    } catch (e) {
-      fail(`IPAM "${conf.ipamType}" GC`, e);
+  } else {
+    rulesGc(valid.attachments);
+    if (conf.ipamType) {
+      try {
+        await runIpam('GC', conf.ipamType, delegateGcArgs(cmd, cmd.conf[valid.key]));
+      } catch (e) {
+        fail(`IPAM "${conf.ipamType}" GC`, e);
+      }
     }
   }
   if (errors.length === 1) throw errors[0];

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { CniError, Code } from '../../lib/cni/errors';
-import { readRegularFile } from '../../lib/regular-file';
+import { readRegularFile, resolveConfiguredDir } from '../../lib/regular-file';
 
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 // Temp names start with "." so they can never be mistaken for a container ID, and are
@@ -49,23 +49,16 @@ export function scratchPath(dataDir: string, containerId: string): string {
 }
 
 /**
- * dataDir itself must not be a symbolic link: every file we write, rename or unlink
- * would land wherever it points (its parents may be links, e.g. /var/lib on another
- * disk; the directory named in the config is what we own). Absent is fine.
+ * The real directory behind dataDir: links in its path are followed once, as the
+ * reference follows them (/var/lib on another disk is a link), and everything then
+ * happens inside the result. Inside it nothing is followed (O_NOFOLLOW, rename and
+ * unlink act on a planted link itself).
  */
-function assertOwnDir(dataDir: string): void {
-  let st: fs.Stats;
+function ownDir(dataDir: string): string {
   try {
-    st = fs.lstatSync(dataDir);
+    return resolveConfiguredDir(dataDir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if (st.isSymbolicLink()) {
-    throw new CniError(
-      Code.InvalidConfig,
-      `flannel config: "dataDir" ${dataDir} is a symbolic link; refusing to write through it (set dataDir to the directory it points to)`,
-    );
+    throw new CniError(Code.InvalidConfig, `flannel config: "dataDir" ${dataDir} cannot be used: ${(err as Error).message}`);
   }
 }
 
@@ -84,11 +77,11 @@ function fsyncDir(dir: string): void {
  * or empty one. Directory 0700, file 0600: the config may carry runtimeConfig.
  */
 export function saveScratch(dataDir: string, containerId: string, bytes: Buffer): void {
-  const file = scratchPath(dataDir, containerId);
-  assertOwnDir(dataDir);
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  assertOwnDir(dataDir); // a link swapped in between the two checks
-  const tmp = nodePath.join(dataDir, `${tempStem(containerId)}${randomBytes(6).toString('hex')}`);
+  scratchPath(dataDir, containerId); // refuses an ID that cannot be a file name, before anything is made
+  const dir = ownDir(dataDir);
+  const file = scratchPath(dir, containerId);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = nodePath.join(dir, `${tempStem(containerId)}${randomBytes(6).toString('hex')}`);
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
     try {
@@ -103,13 +96,13 @@ export function saveScratch(dataDir: string, containerId: string, bytes: Buffer)
     fs.rmSync(tmp, { force: true });
     throw err;
   }
-  fsyncDir(dataDir);
+  fsyncDir(dir);
 }
 
 /** The saved bytes, or undefined when there is no file. Other read errors are thrown. */
 export function readScratch(dataDir: string, containerId: string): Buffer | undefined {
-  const file = scratchPath(dataDir, containerId);
-  assertOwnDir(dataDir);
+  scratchPath(dataDir, containerId);
+  const file = scratchPath(ownDir(dataDir), containerId);
   try {
     // Never follow a link planted in place of the file, nor wait on a FIFO (only root
     // writes a 0700 dir, but DEL must not hang or read a device to the end).
@@ -122,8 +115,8 @@ export function readScratch(dataDir: string, containerId: string): Buffer | unde
 
 /** Remove the saved config; an absent file is fine (DEL twice). */
 export function removeScratch(dataDir: string, containerId: string): void {
-  const file = scratchPath(dataDir, containerId);
-  assertOwnDir(dataDir);
+  scratchPath(dataDir, containerId);
+  const file = scratchPath(ownDir(dataDir), containerId);
   try {
     fs.unlinkSync(file);
   } catch (err) {
@@ -140,10 +133,10 @@ export interface ScratchListing {
 
 /** What GC may look at in dataDir; a missing dir is an empty listing. */
 export function listScratch(dataDir: string): ScratchListing {
-  assertOwnDir(dataDir);
+  const dir = ownDir(dataDir);
   let names: string[];
   try {
-    names = fs.readdirSync(dataDir);
+    names = fs.readdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ids: [], temps: [] };
     throw err;
@@ -154,7 +147,7 @@ export function listScratch(dataDir: string): ScratchListing {
     if (!isId && !TEMP_RE.test(name)) continue;
     let st: fs.Stats;
     try {
-      st = fs.lstatSync(nodePath.join(dataDir, name));
+      st = fs.lstatSync(nodePath.join(dir, name));
     } catch {
       continue; // removed meanwhile
     }
@@ -168,6 +161,5 @@ export function listScratch(dataDir: string): ScratchListing {
 /** Remove a leftover temp file by its listed name. */
 export function removeTemp(dataDir: string, name: string): void {
   if (!TEMP_RE.test(name) || name.includes('/')) throw new Error(`refusing to remove "${name}": not a temp file name`);
-  assertOwnDir(dataDir);
-  fs.rmSync(nodePath.join(dataDir, name), { force: true });
+  fs.rmSync(nodePath.join(ownDir(dataDir), name), { force: true });
 }

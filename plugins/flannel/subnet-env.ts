@@ -146,7 +146,8 @@ export function readSubnetEnv(path: string): SubnetEnv {
   } catch (err) {
     if (err instanceof CniError) throw err;
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : errorText(err);
-    throw new CniError(Code.TryAgainLater, `cannot read flannel's subnet file ${path}: ${why}; ${HINT}`);
+    // Upstream's words first (flannel-io/cni-plugin PR #125): runbooks and alerts match them.
+    throw new CniError(Code.TryAgainLater, `failed to load flannel 'subnet.env' file: open ${path}: ${why}. ${HINT}`);
   }
   return parseSubnetEnv(text, path);
 }

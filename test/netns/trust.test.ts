@@ -156,6 +156,16 @@ describe.skipIf(!isRoot).each(builds)('trust boundaries of the built plugins (%s
     expect(reservations()).toEqual([]);
   });
 
+  it("a missing subnet.env says upstream's words, keeps code 11 (try again) and our hint, and creates nothing", () => {
+    fs.rmSync(path.join(state, 'subnet.env'));
+    const p = newPod();
+    const r = runPlugin('flannel', env('ADD', 'nosub', p), flannelConf());
+    expect(r.json.code).toBe(11);
+    expect(r.json.msg).toMatch(new RegExp(`^failed to load flannel 'subnet.env' file: open ${path.join(state, 'subnet.env')}: no such file or directory\\. flanneld writes this file`));
+    expect(podLinks(p)).toEqual([]);
+    expect(fs.existsSync(path.join(state, 'flannel'))).toBe(false);
+  });
+
   it('CNI_LOG_FILE and the call log are never written through a symbolic link', () => {
     const target = path.join(state, 'victim');
     fs.writeFileSync(target, 'precious\n');

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Code } from '../../../lib/cni/errors';
-import { MAX_RESOLV_CONF, readResolvConf, symlinkProblem, withNetworkStore } from '../../../lib/ipam/disk-store';
+import { MAX_RESOLV_CONF, networkDirOf, readResolvConf, withNetworkStore } from '../../../lib/ipam/disk-store';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from '../../../lib/ipam/host-local';
 import { cmdArgs, cniError, cniErrorAsync, netConf, tempDirs } from './helpers';
 
@@ -19,27 +19,33 @@ const ls = (d: string) => fs.readdirSync(d).filter((f) => f !== 'boot_id').sort(
 const RANGES = [[{ subnet: '10.1.2.0/24' }]];
 
 describe('symbolic links in the data dir layout', () => {
-  it('a dataDir that is a symlink: ADD is code 7 naming ipam.dataDir, nothing written at the target', async () => {
+  it('a dataDir that is (or sits under) a symlink is followed, as the reference does: ADD, CHECK and DEL work in its target', async () => {
     const root = dirs.make();
-    const target = path.join(root, 'elsewhere');
+    const target = path.join(root, 'elsewhere'); // e.g. /var/lib/cni/networks -> /mnt/disk/networks
     fs.mkdirSync(target);
     const link = path.join(root, 'networks');
     fs.symlinkSync(target, link);
     for (const dataDir of [link, `${link}/`, `${link}//`, `${link}/.`]) {
-      const e = await cniErrorAsync(ipamAdd(cmdArgs(netConf({ dataDir, ranges: RANGES }))));
-      expect(e.code, dataDir).toBe(Code.InvalidConfig);
-      expect(e.message).toContain('ipam.dataDir');
-      expect(e.message).toContain(dataDir);
+      const conf = netConf({ dataDir, ranges: RANGES });
+      const got = (await ipamAdd(cmdArgs(conf))).ips![0].address.split('/')[0];
+      expect(ls(path.join(target, 'testnet')), dataDir).toEqual([got, 'last_reserved_ip.0', 'lock']);
+      await ipamCheck({ ...cmdArgs(conf), command: 'CHECK' });
+      await ipamDel({ ...cmdArgs(conf), command: 'DEL' });
+      expect(ls(path.join(target, 'testnet'))).toEqual(['last_reserved_ip.0', 'lock']);
     }
-    expect(ls(target)).toEqual([]);
+    // A reservation the reference made through the link is released by our DEL.
+    fs.writeFileSync(path.join(target, 'testnet', '10.1.2.9'), 'ref1\r\neth0');
+    await ipamDel({ ...cmdArgs(netConf({ dataDir: link, ranges: RANGES }), 'ref1'), command: 'DEL' });
+    expect(ls(path.join(target, 'testnet'))).toEqual(['last_reserved_ip.0', 'lock']);
   });
 
-  it('a dangling dataDir symlink is refused too (mkdir would create its target)', async () => {
+  it("a dangling dataDir symlink is refused (the reference's mkdir fails on it too), its target is not created", async () => {
     const root = dirs.make();
     const link = path.join(root, 'networks');
     fs.symlinkSync(path.join(root, 'not-yet'), link);
     const e = await cniErrorAsync(ipamAdd(cmdArgs(netConf({ dataDir: link, ranges: RANGES }))));
     expect(e.code).toBe(Code.InvalidConfig);
+    expect(e.message).toContain('symbolic link to a missing directory');
     expect(fs.existsSync(path.join(root, 'not-yet'))).toBe(false);
   });
 
@@ -89,7 +95,7 @@ describe('symbolic links in the data dir layout', () => {
     const root = dirs.make();
     fs.symlinkSync(disk, path.join(root, 'cni')); // e.g. /var/lib/cni -> /mnt/disk/cni
     const dataDir = path.join(root, 'cni', 'networks');
-    expect(symlinkProblem(dataDir, 'testnet')).toBeUndefined();
+    expect(networkDirOf(dataDir, 'testnet')).toEqual({ dir: path.join(fs.realpathSync(disk), 'networks', 'testnet') });
     const conf = netConf({ dataDir, ranges: RANGES });
     expect((await ipamAdd(cmdArgs(conf))).ips![0].address).toBe('10.1.2.2/24');
     expect(ls(path.join(disk, 'networks', 'testnet'))).toEqual(['10.1.2.2', 'last_reserved_ip.0', 'lock']);
