@@ -95,7 +95,7 @@ try {
   }
 
   step('what is left after DEL');
-  const left = fs.readdirSync(path.join(state, 'networks', 'cbr0')).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip'));
+  const left = fs.readdirSync(path.join(state, 'networks', 'cbr0')).filter((f) => /^[0-9a-f.:]+$/.test(f)); // reservations are named by their address
   const veths = run(['ip', '-n', node, '-br', 'link', 'show', 'type', 'veth']).trim();
   const scratch = fs.readdirSync(path.join(state, 'flannel'));
   say(`IP reservations: ${left.length ? left.join(' ') : 'none'}; host veths: ${veths || 'none'}; flannel scratch files: ${scratch.length ? scratch.join(' ') : 'none'}`);
