@@ -93,21 +93,32 @@ export function readRegularFile(file: string, maxBytes: number, opts: ReadOption
   }
 }
 
+export interface AtomicWrite {
+  /** Start of the temp file's name, so the directory's owner can recognise (and clean) one a kill left. */
+  tmpPrefix?: string;
+  /** Random bytes (as hex) after the prefix. */
+  randomBytes?: number;
+  mode?: number;
+  /** fsync the file before the rename and the directory after it: only for state that must outlive a power loss. */
+  durable?: boolean;
+}
+
 /**
- * Replace `file` with `text` so that a reader (or a SIGKILL) sees the old content or
+ * Replace `file` with `data` so that a reader (or a SIGKILL) sees the old content or
  * the new, never a part: a temp file in the same directory, then rename(2), which also
- * replaces a link planted at `file` instead of writing through it. Not fsync'ed: for
- * state that a reboot discards anyway. `tmpPrefix` lets a directory's owner recognise
- * (and clean) a temp file a kill left behind.
+ * replaces a link planted at `file` instead of writing through it.
  */
-export function writeAtomic(file: string, text: string, tmpPrefix = '.tmp-', mode = 0o600): void {
-  const tmp = path.join(path.dirname(file), `${tmpPrefix}${randomBytes(8).toString('hex')}`);
+export function writeAtomic(file: string, data: string | Buffer, opts: AtomicWrite = {}): void {
+  const { tmpPrefix = '.tmp-', mode = 0o600 } = opts;
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `${tmpPrefix}${randomBytes(opts.randomBytes ?? 8).toString('hex')}`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   try {
     try {
       fs.fchmodSync(fd, mode);
-      const buf = Buffer.from(text);
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
       for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+      if (opts.durable) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -115,6 +126,17 @@ export function writeAtomic(file: string, text: string, tmpPrefix = '.tmp-', mod
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw e;
+  }
+  if (opts.durable) fsyncDir(dir);
+}
+
+/** Make a directory's entries (a rename, a link, an unlink) durable. */
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../cni/errors';
 import { type IP, formatIP, tryParseIP } from '../ip';
-import { FileTooLarge, NotRegularFile, readRegularFile, resolveConfiguredDir, writeAtomic } from '../regular-file';
+import { FileTooLarge, NotRegularFile, fsyncDir, readRegularFile, resolveConfiguredDir, writeAtomic } from '../regular-file';
 import { EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, native } from '../native';
 import { type Owner, type Reservation, type Store, ownerContent } from './store';
 import { BootRecord, fingerprintOf } from './boot';
@@ -72,15 +72,6 @@ export function lockExclusive(fd: number, lockPath: string, timeoutMs: number): 
     }
     sleepSync(Math.min(delay, left));
     delay = Math.min(delay * 2, 20);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
@@ -175,7 +166,7 @@ export class DiskStore implements Store {
       [...this.byName.values()].map((r) => fingerprintOf(this.dir, r.name, r.content)).filter((f): f is NonNullable<typeof f> => f !== undefined);
     try {
       // Under the lock, so a temp file a kill leaves is removed by the next session.
-      this.boot = BootRecord.note(this.dir, present, (file, text) => writeAtomic(file, text, TMP_PREFIX));
+      this.boot = BootRecord.note(this.dir, present, (file, text) => writeAtomic(file, text, { tmpPrefix: TMP_PREFIX }));
     } catch (e) {
       // The record only ever enables reclaiming; without it nothing is reclaimed.
       log.warn(`host-local: cannot record this boot in ${this.dir}: ${errorText(e)}`);

@@ -51,7 +51,7 @@ export function gatewayRecordsIn(networkDir: string): GatewayRecords {
       }
     },
     write(records) {
-      writeAtomic(file, JSON.stringify(records), '.gw-tmp-');
+      writeAtomic(file, JSON.stringify(records), { tmpPrefix: '.gw-tmp-' });
     },
   };
 }

@@ -4,9 +4,9 @@
 // flanneld down, so the file must never be seen half-written (cni-plugin#43).
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { CniError, Code } from '../../lib/cni/errors';
-import { readRegularFile, resolveConfiguredDir } from '../../lib/regular-file';
+import { readRegularFile, resolveConfiguredDir, writeAtomic } from '../../lib/regular-file';
 
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 // Temp names start with "." so they can never be mistaken for a container ID, and are
@@ -62,15 +62,6 @@ function ownDir(dataDir: string): string {
   }
 }
 
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /**
  * Write crash-safely: temp file in the same directory, fsync, rename over the final
  * name, fsync the directory. A reader sees the old file or the new one, never a torn
@@ -79,24 +70,8 @@ function fsyncDir(dir: string): void {
 export function saveScratch(dataDir: string, containerId: string, bytes: Buffer): void {
   scratchPath(dataDir, containerId); // refuses an ID that cannot be a file name, before anything is made
   const dir = ownDir(dataDir);
-  const file = scratchPath(dir, containerId);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = nodePath.join(dir, `${tempStem(containerId)}${randomBytes(6).toString('hex')}`);
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    try {
-      let off = 0;
-      while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  fsyncDir(dir);
+  writeAtomic(scratchPath(dir, containerId), bytes, { tmpPrefix: tempStem(containerId), randomBytes: 6, durable: true });
 }
 
 /** The saved bytes, or undefined when there is no file. Other read errors are thrown. */

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach } from 'vitest';
 
 export const isRoot = process.getuid?.() === 0;
 export const repoRoot = path.resolve(__dirname, '..', '..');
@@ -89,4 +90,36 @@ export function runPlugin(node: Netns, plugin: string, env: CniEnv, stdin: strin
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * Per test: a namespace standing in for the node, pods made on demand, a state
+ * directory and a unique bridge name; all of it removed after the test, even on failure.
+ * Call inside a describe().
+ */
+export function useNode(prefix: string) {
+  const f = {
+    node: undefined as unknown as Netns,
+    pods: [] as Netns[],
+    state: '',
+    bridge: '',
+    /** A new pod namespace, destroyed with the test. */
+    pod(): Netns {
+      const p = Netns.create(`cnit-${prefix}-pod-`);
+      f.pods.push(p);
+      return p;
+    },
+  };
+  beforeEach(() => {
+    f.node = Netns.create(`cnit-${prefix}-node-`);
+    f.pods = [];
+    f.state = tempDir(`cnit-${prefix}-`);
+    f.bridge = uniqueName(`cni${prefix.slice(0, 3)}`);
+  });
+  afterEach(() => {
+    for (const p of f.pods) p.destroy();
+    f.node?.destroy();
+    fs.rmSync(f.state, { recursive: true, force: true });
+  });
+  return f;
 }

@@ -5,34 +5,27 @@
 // executables of both builds, run as a runtime runs them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Netns, builds, isRoot, runPlugin as run, tempDir, uniqueName, type CniEnv } from '../helpers/ns';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { builds, isRoot, runPlugin as run, useNode, type CniEnv, type Netns } from '../helpers/ns';
 
 const SUBNET_ENV = 'FLANNEL_NETWORK=10.61.0.0/16\nFLANNEL_SUBNET=10.61.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
 
 describe.skipIf(!isRoot).each(builds)('a live pod beside every call (%s)', (dir) => {
-  let node: Netns;
-  let pods: Netns[];
-  let state: string;
-  let bridge: string;
-  const runPlugin = (plugin: string, env: CniEnv, stdin: object) => run(node, plugin, env, stdin, dir);
-  const newPod = (): Netns => {
-    const p = Netns.create('cnit-own-pod-');
-    pods.push(p);
-    return p;
-  };
+  const f = useNode('own');
+  const runPlugin = (plugin: string, env: CniEnv, stdin: object) => run(f.node, plugin, env, stdin, dir);
+  const newPod = () => f.pod();
   const flannel = (extra: Record<string, unknown> = {}) => ({
     cniVersion: '1.0.0',
     name: 'ownnet',
     type: 'flannel',
-    subnetFile: path.join(state, 'subnet.env'),
-    dataDir: path.join(state, 'flannel'),
-    ipam: { dataDir: path.join(state, 'networks') },
-    delegate: { bridge, isDefaultGateway: true, ...extra },
+    subnetFile: path.join(f.state, 'subnet.env'),
+    dataDir: path.join(f.state, 'flannel'),
+    ipam: { dataDir: path.join(f.state, 'networks') },
+    delegate: { bridge: f.bridge, isDefaultGateway: true, ...extra },
   });
   const env = (command: string, id: string, p: Netns, ifName = 'eth0'): CniEnv => ({ command, containerId: id, netns: p.path, ifName });
   const reservations = (network = 'ownnet') => {
-    const d = path.join(state, 'networks', network);
+    const d = path.join(f.state, 'networks', network);
     if (!fs.existsSync(d)) return {};
     return Object.fromEntries(
       fs
@@ -41,7 +34,7 @@ describe.skipIf(!isRoot).each(builds)('a live pod beside every call (%s)', (dir)
         .map((f) => [f, fs.readFileSync(path.join(d, f), 'latin1')]),
     );
   };
-  const savedConf = (id: string) => fs.readFileSync(path.join(state, 'flannel', id), 'utf8');
+  const savedConf = (id: string) => fs.readFileSync(path.join(f.state, 'flannel', id), 'utf8');
   const podAddr = (p: Netns) => p.json<{ addr_info: { family: string; local: string }[] }[]>('addr show dev eth0')[0]?.addr_info.find((a) => a.family === 'inet')?.local;
   const pings = (p: Netns, to: string) => p.exec(['ping', '-c', '1', '-W', '2', to], { allowFail: true }).status === 0;
 
@@ -51,34 +44,23 @@ describe.skipIf(!isRoot).each(builds)('a live pod beside every call (%s)', (dir)
     const add = runPlugin('flannel', env('ADD', id, p), flannel());
     expect(add.status, add.stdout + add.stderr).toBe(0);
     const ip = add.json.ips[0].address.split('/')[0];
-    return { p, ip, saved: savedConf(id), hostVeths: node.json<{ ifname: string }[]>('link show type veth').map((l) => l.ifname) };
+    return { p, ip, saved: savedConf(id), hostVeths: f.node.json<{ ifname: string }[]>('link show type veth').map((l) => l.ifname) };
   }
   function expectAlive(live: ReturnType<typeof livePod>, id: string) {
     expect(podAddr(live.p)).toBe(live.ip);
     expect(reservations()[live.ip]).toBe(`${id}\r\neth0`);
     expect(savedConf(id)).toBe(live.saved);
-    for (const v of live.hostVeths) expect(node.json('link show dev ' + v)).toHaveLength(1);
+    for (const v of live.hostVeths) expect(f.node.json('link show dev ' + v)).toHaveLength(1);
     expect(pings(live.p, '10.61.7.1')).toBe(true);
   }
 
-  beforeEach(() => {
-    node = Netns.create('cnit-own-node-');
-    pods = [];
-    state = tempDir('cnit-own-');
-    bridge = uniqueName('cniow');
-    fs.writeFileSync(path.join(state, 'subnet.env'), SUBNET_ENV);
-  });
-  afterEach(() => {
-    for (const p of pods) p.destroy();
-    node.destroy();
-    fs.rmSync(state, { recursive: true, force: true });
-  });
+  beforeEach(() => fs.writeFileSync(path.join(f.state, 'subnet.env'), SUBNET_ENV));
 
   it('a retried ADD of a live attachment (same id, ifname, netns) fails clearly and undoes nothing of the live pod', () => {
     const live = livePod('retry1');
     // The retry renders a different delegate config (flanneld changed the MTU meanwhile),
     // so flannel overwrites the saved config before the delegate fails: it must restore it.
-    fs.writeFileSync(path.join(state, 'subnet.env'), SUBNET_ENV.replace('1450', '1400'));
+    fs.writeFileSync(path.join(f.state, 'subnet.env'), SUBNET_ENV.replace('1450', '1400'));
     const again = runPlugin('flannel', env('ADD', 'retry1', live.p), flannel());
     expect(again.status).toBe(1);
     expect(again.json.code).toBe(999);
@@ -104,7 +86,7 @@ describe.skipIf(!isRoot).each(builds)('a live pod beside every call (%s)', (dir)
 
   it('bridge alone: a retry asking for a static IP is refused too, and undoes nothing', () => {
     const p = newPod();
-    const conf = { cniVersion: '1.0.0', name: 'ownbr', type: 'bridge', bridge, isGateway: true, ipam: { type: 'host-local', dataDir: path.join(state, 'networks'), ranges: [[{ subnet: '10.62.0.0/24' }]] } };
+    const conf = { cniVersion: '1.0.0', name: 'ownbr', type: 'bridge', bridge: f.bridge, isGateway: true, ipam: { type: 'host-local', dataDir: path.join(f.state, 'networks'), ranges: [[{ subnet: '10.62.0.0/24' }]] } };
     const add = runPlugin('bridge', env('ADD', 'st1', p), conf);
     expect(add.status, add.stdout).toBe(0);
     const other = newPod();
@@ -120,9 +102,9 @@ describe.skipIf(!isRoot).each(builds)('a live pod beside every call (%s)', (dir)
       cniVersion: '1.0.0',
       name,
       type: 'bridge',
-      bridge,
+      bridge: f.bridge,
       isGateway: true,
-      ipam: { type: 'host-local', dataDir: path.join(state, 'networks'), ranges: [[{ subnet }]], routes: [{ dst: '10.60.0.0/16' }] },
+      ipam: { type: 'host-local', dataDir: path.join(f.state, 'networks'), ranges: [[{ subnet }]], routes: [{ dst: '10.60.0.0/16' }] },
     });
     const p1 = newPod();
     expect(runPlugin('bridge', env('ADD', 'n1', p1), conf('net1', '10.60.1.0/24')).status).toBe(0);
@@ -130,8 +112,8 @@ describe.skipIf(!isRoot).each(builds)('a live pod beside every call (%s)', (dir)
     const add2 = runPlugin('bridge', env('ADD', 'n2', p2), conf('net2', '10.60.2.0/24'));
     // The reference's answer: the bridge holds another IPv4 address and forceAddress is off.
     expect(add2.status).toBe(1);
-    expect(add2.json.msg).toContain(`"${bridge}" already has an IP address different from 10.60.2.1/24 (10.60.1.1/24)`);
-    const addrs = node.json<{ addr_info: { family: string; local: string; prefixlen: number }[] }[]>(`addr show dev ${bridge}`)[0].addr_info;
+    expect(add2.json.msg).toContain(`"${f.bridge}" already has an IP address different from 10.60.2.1/24 (10.60.1.1/24)`);
+    const addrs = f.node.json<{ addr_info: { family: string; local: string; prefixlen: number }[] }[]>(`addr show dev ${f.bridge}`)[0].addr_info;
     expect(addrs.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`)).toEqual(['10.60.1.1/24']);
     expect(p1.exec(['ping', '-c', '1', '-W', '2', '10.60.1.1'], { allowFail: true }).status).toBe(0);
     expect(p2.json<{ ifname: string }[]>('link show').filter((l) => l.ifname !== 'lo')).toEqual([]);
@@ -140,11 +122,11 @@ describe.skipIf(!isRoot).each(builds)('a live pod beside every call (%s)', (dir)
 
   it('GC of a network without macspoofchk leaves another network’s spoof-check rules alone; GC of one with it keeps foreign chains', () => {
     if (!fs.existsSync('/usr/sbin/nft')) return;
-    const secure = { cniVersion: '1.1.0', name: 'secure', type: 'bridge', bridge, macspoofchk: true, ipam: { type: 'host-local', dataDir: path.join(state, 'networks'), ranges: [[{ subnet: '10.63.0.0/24' }]] } };
+    const secure = { cniVersion: '1.1.0', name: 'secure', type: 'bridge', bridge: f.bridge, macspoofchk: true, ipam: { type: 'host-local', dataDir: path.join(f.state, 'networks'), ranges: [[{ subnet: '10.63.0.0/24' }]] } };
     const p = newPod();
     const add = runPlugin('bridge', env('ADD', 'sec1', p), secure);
     expect(add.status, add.stdout).toBe(0);
-    const chains = () => node.exec(['nft', 'list', 'table', 'bridge', 'nat']).stdout.match(/chain cni-br-iface-\S+/g) ?? [];
+    const chains = () => f.node.exec(['nft', 'list', 'table', 'bridge', 'nat']).stdout.match(/chain cni-br-iface-\S+/g) ?? [];
     expect(chains()).toEqual(['chain cni-br-iface-sec1-eth0', 'chain cni-br-iface-sec1-eth0-mac']);
     for (const other of [
       { ...secure, name: 'plain', macspoofchk: false, ipam: { ...secure.ipam, ranges: [[{ subnet: '10.64.0.0/24' }]] } },
@@ -163,7 +145,7 @@ describe.skipIf(!isRoot).each(builds)('a live pod beside every call (%s)', (dir)
 
   it('flannel GC removes only saved configs it wrote for this network, and only its own temp files', () => {
     const live = livePod('keepme');
-    const fdir = path.join(state, 'flannel');
+    const fdir = path.join(f.state, 'flannel');
     fs.writeFileSync(path.join(fdir, 'foreign'), 'not a delegate config');
     fs.writeFileSync(path.join(fdir, 'othernet1'), JSON.stringify({ name: 'othernet', type: 'bridge' }));
     const gone = livePod('gone');

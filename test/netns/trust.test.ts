@@ -9,54 +9,38 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Netns, builds, isRoot, runPlugin as run, tempDir, uniqueName, type CniEnv } from '../helpers/ns';
+import { Netns, builds, isRoot, runPlugin as run, tempDir, uniqueName, useNode, type CniEnv } from '../helpers/ns';
 
 describe.skipIf(!isRoot).each(builds)('trust boundaries of the built plugins (%s)', (dir) => {
-  let node: Netns;
-  let pods: Netns[];
-  let state: string;
-  let bridge: string;
-  const runPlugin = (plugin: string, env: CniEnv, stdin: object) => run(node, plugin, env, stdin, dir);
-  const newPod = (): Netns => {
-    const p = Netns.create('cnit-tr-pod-');
-    pods.push(p);
-    return p;
-  };
-  const netDir = () => path.join(state, 'networks', 'trnet');
+  const f = useNode('tr');
+  const runPlugin = (plugin: string, env: CniEnv, stdin: object) => run(f.node, plugin, env, stdin, dir);
+  const newPod = () => f.pod();
+  const netDir = () => path.join(f.state, 'networks', 'trnet');
   const bridgeConf = (extra: Record<string, unknown> = {}, subnet = '10.66.0.0/24') => ({
     cniVersion: '1.1.0',
     name: 'trnet',
     type: 'bridge',
-    bridge,
+    bridge: f.bridge,
     isGateway: true,
-    ipam: { type: 'host-local', dataDir: path.join(state, 'networks'), ranges: [[{ subnet }]] },
+    ipam: { type: 'host-local', dataDir: path.join(f.state, 'networks'), ranges: [[{ subnet }]] },
     ...extra,
   });
   const flannelConf = () => ({
     cniVersion: '1.0.0',
     name: 'trnet',
     type: 'flannel',
-    subnetFile: path.join(state, 'subnet.env'),
-    dataDir: path.join(state, 'flannel'),
-    ipam: { dataDir: path.join(state, 'networks') },
-    delegate: { bridge },
+    subnetFile: path.join(f.state, 'subnet.env'),
+    dataDir: path.join(f.state, 'flannel'),
+    ipam: { dataDir: path.join(f.state, 'networks') },
+    delegate: { bridge: f.bridge },
   });
   const env = (command: string, id: string, p: Netns, ifName = 'eth0'): CniEnv => ({ command, containerId: id, netns: p.path, ifName });
-  const reservations = () => (fs.existsSync(netDir()) ? fs.readdirSync(netDir()).filter((f) => /^[0-9a-f.:]+$/.test(f)).sort() : []);
+  const reservations = () => (fs.existsSync(netDir()) ? fs.readdirSync(netDir()).filter((n) => /^[0-9a-f.:]+$/.test(n)).sort() : []);
   const podLinks = (p: Netns) => p.json<{ ifname: string }[]>('link show').map((l) => l.ifname).filter((n) => n !== 'lo');
-  const hostVeths = () => node.json<{ ifname: string }[]>('link show type veth').map((l) => l.ifname);
+  const hostVeths = () => f.node.json<{ ifname: string }[]>('link show type veth').map((l) => l.ifname);
 
   beforeEach(() => {
-    node = Netns.create('cnit-tr-node-');
-    pods = [];
-    state = tempDir('cnit-tr-');
-    bridge = uniqueName('cnitr');
-    fs.writeFileSync(path.join(state, 'subnet.env'), 'FLANNEL_NETWORK=10.66.0.0/16\nFLANNEL_SUBNET=10.66.0.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
-  });
-  afterEach(() => {
-    for (const p of pods) p.destroy();
-    node.destroy();
-    fs.rmSync(state, { recursive: true, force: true });
+    fs.writeFileSync(path.join(f.state, 'subnet.env'), 'FLANNEL_NETWORK=10.66.0.0/16\nFLANNEL_SUBNET=10.66.0.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
   });
 
   it('CNI_IFNAME "eth%d" is refused with code 4 by ADD, CHECK and DEL, before anything is created', () => {
@@ -71,8 +55,8 @@ describe.skipIf(!isRoot).each(builds)('trust boundaries of the built plugins (%s
     }
     expect(podLinks(p)).toEqual([]);
     expect(hostVeths()).toEqual([]);
-    expect(fs.existsSync(path.join(state, 'networks'))).toBe(false);
-    expect(fs.existsSync(path.join(state, 'flannel'))).toBe(false);
+    expect(fs.existsSync(path.join(f.state, 'networks'))).toBe(false);
+    expect(fs.existsSync(path.join(f.state, 'flannel'))).toBe(false);
   });
 
   it('a missing CNI_PATH is code 4, as every Go plugin answers, for ADD, CHECK and DEL of both plugins', () => {
@@ -85,7 +69,7 @@ describe.skipIf(!isRoot).each(builds)('trust boundaries of the built plugins (%s
       }
     }
     expect(podLinks(p)).toEqual([]);
-    expect(fs.existsSync(path.join(state, 'networks'))).toBe(false);
+    expect(fs.existsSync(path.join(f.state, 'networks'))).toBe(false);
   });
 
   it('reboot reclaim by the boot record: a reservation of this boot stays however old its mtime; one of an earlier boot gives way when the range is full', () => {
@@ -150,29 +134,29 @@ describe.skipIf(!isRoot).each(builds)('trust boundaries of the built plugins (%s
     expect(reservations()).toEqual([]);
     expect(hostVeths()).toEqual([]);
     // flannel names a file after the ID: it refuses one longer than a file name can be, before writing anything.
-    const f = runPlugin('flannel', env('ADD', id.slice(0, 300), newPod()), flannelConf());
-    expect(f.json.code).toBe(4);
-    expect(fs.existsSync(path.join(state, 'flannel'))).toBe(false);
+    const fl = runPlugin('flannel', env('ADD', id.slice(0, 300), newPod()), flannelConf());
+    expect(fl.json.code).toBe(4);
+    expect(fs.existsSync(path.join(f.state, 'flannel'))).toBe(false);
     expect(reservations()).toEqual([]);
   });
 
   it("a missing subnet.env says upstream's words, keeps code 11 (try again) and our hint, and creates nothing", () => {
-    fs.rmSync(path.join(state, 'subnet.env'));
+    fs.rmSync(path.join(f.state, 'subnet.env'));
     const p = newPod();
     const r = runPlugin('flannel', env('ADD', 'nosub', p), flannelConf());
     expect(r.json.code).toBe(11);
-    expect(r.json.msg).toMatch(new RegExp(`^failed to load flannel 'subnet.env' file: open ${path.join(state, 'subnet.env')}: no such file or directory\\. flanneld writes this file`));
+    expect(r.json.msg).toMatch(new RegExp(`^failed to load flannel 'subnet.env' file: open ${path.join(f.state, 'subnet.env')}: no such file or directory\\. flanneld writes this file`));
     expect(podLinks(p)).toEqual([]);
-    expect(fs.existsSync(path.join(state, 'flannel'))).toBe(false);
+    expect(fs.existsSync(path.join(f.state, 'flannel'))).toBe(false);
   });
 
   it('CNI_LOG_FILE and the call log are never written through a symbolic link', () => {
-    const target = path.join(state, 'victim');
+    const target = path.join(f.state, 'victim');
     fs.writeFileSync(target, 'precious\n');
-    fs.symlinkSync(target, path.join(state, 'plugin.log'));
-    fs.symlinkSync(target, path.join(state, 'calls.log'));
+    fs.symlinkSync(target, path.join(f.state, 'plugin.log'));
+    fs.symlinkSync(target, path.join(f.state, 'calls.log'));
     const p = newPod();
-    const extra = { CNI_LOG_FILE: path.join(state, 'plugin.log'), CNI_LOG_LEVEL: 'debug', CNI_CALL_LOG: path.join(state, 'calls.log') };
+    const extra = { CNI_LOG_FILE: path.join(f.state, 'plugin.log'), CNI_LOG_LEVEL: 'debug', CNI_CALL_LOG: path.join(f.state, 'calls.log') };
     const add = runPlugin('bridge', { ...env('ADD', 'log1', p), extra }, bridgeConf());
     expect(add.status, add.stdout).toBe(0);
     expect(fs.readFileSync(target, 'utf8')).toBe('precious\n');
