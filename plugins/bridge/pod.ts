@@ -1,7 +1,7 @@
 // The pod side of a bridge ADD, in the reference's order (bridge.go cmdAdd inside the
 // netns, then ipam.ConfigureIface): sysctls, addresses, link up, the DAD wait of
-// enabledad, routes. When DAD fails the ADD is this plugin's policy; lib/netlink only
-// adds what it is told.
+// enabledad, routes. Which sysctl failure is fatal and when DAD fails the ADD is this
+// plugin's policy; lib/netlink only adds what it is told.
 import { CniError, Code, errorText } from '../../lib/cni/errors';
 import { formatIP, type Cidr } from '../../lib/ip';
 import { log } from '../../lib/log';
@@ -18,9 +18,17 @@ export interface PodSysctl {
   value: string;
   /** Read first and write only when it differs; one that cannot be read is skipped (the reference's disable_ipv6 rule). */
   onlyIfDiffers?: boolean;
+  /** Set: a failed write fails the ADD, with this text first. Unset: best effort. */
+  fatal?: string;
 }
 
-/** The reference's pod sysctls, best effort: one that does not exist (IPv6 disabled on the node, an old kernel) is skipped. */
+/**
+ * The reference's pod sysctls. DAD and arp_notify are best effort (it ignores their
+ * errors). With an IPv6 address, IPv6 must be on for lo and the interface and
+ * keep_addr_on_down set, or the ADD fails: since plugins v1.7 (pkg/ipam/ipam_linux.go)
+ * a pod whose IPv6 cannot be enabled gets no working IPv6, and an interface without
+ * keep_addr_on_down loses its addresses on the first down/up.
+ */
 export function planPodSysctls(ifName: string, o: { hasIPv6: boolean; enableDad: boolean }): PodSysctl[] {
   const v6 = (dev: string, key: string) => sysctlPath('net', 'ipv6', 'conf', dev, key);
   const steps: PodSysctl[] = o.enableDad
@@ -30,9 +38,9 @@ export function planPodSysctls(ifName: string, o: { hasIPv6: boolean; enableDad:
   steps.push({ path: sysctlPath('net', 'ipv4', 'conf', ifName, 'arp_notify'), value: '1' });
   if (o.hasIPv6) {
     for (const dev of ['lo', ifName]) {
-      steps.push({ path: v6(dev, 'disable_ipv6'), value: '0', onlyIfDiffers: true });
+      steps.push({ path: v6(dev, 'disable_ipv6'), value: '0', onlyIfDiffers: true, fatal: `failed to enable IPv6 on "${dev}"` });
     }
-    steps.push({ path: v6(ifName, 'keep_addr_on_down'), value: '1' });
+    steps.push({ path: v6(ifName, 'keep_addr_on_down'), value: '1', fatal: `failed to enable keep_addr_on_down on "${ifName}"` });
   }
   return steps;
 }
@@ -60,6 +68,7 @@ export function applyPodSysctls(steps: readonly PodSysctl[], io: SysctlIo = proc
     try {
       io.write(s.path, s.value);
     } catch (err) {
+      if (s.fatal) throw new CniError(Code.Internal, `${s.fatal}: cannot set ${s.path} to ${s.value}: ${errorText(err)}`);
       log.debug(`sysctl ${s.path}=${s.value} skipped: ${errorText(err)}`);
     }
   }
