@@ -1,6 +1,7 @@
-// Addresses. IPv6 addresses are added with IFA_F_NODAD: the pod veth and the bridge
-// are point-to-bridge links where DAD only costs start-up time (plugins#680), and a
-// hairpinned port reflects the DAD probe back, which fails DAD outright.
+// Addresses. IPv6 addresses are added with IFA_F_NODAD unless the caller asks for
+// DAD: on a pod veth and a bridge DAD only costs start-up time
+// (https://github.com/containernetworking/plugins/issues/680), and a hairpinned port
+// reflects the DAD probe back, which fails DAD outright without enhanced_dad's nonce.
 import { fromBytes, lastAddress, toBytes, type Cidr, type Family } from '../ip';
 import { AF, IFA, IFA_F, NLM_F, RTM, attr, attrU32, ifaddrmsg, parseIfAddrMsg, readU32 } from './attrs';
 import type { Nl } from './socket';
@@ -37,10 +38,13 @@ export async function listAddrs(nl: Nl, opts: { index?: number; family?: Family 
   return out;
 }
 
-/** Add `cidr` (host bits kept) to link `index`. EEXIST is thrown for the caller to judge. */
-export async function addAddr(nl: Nl, index: number, cidr: Cidr, what: string): Promise<void> {
+/**
+ * Add `cidr` (host bits kept) to link `index`. EEXIST is thrown for the caller to judge.
+ * dad: leave an IPv6 address tentative until the kernel's duplicate address detection ends.
+ */
+export async function addAddr(nl: Nl, index: number, cidr: Cidr, what: string, opts: { dad?: boolean } = {}): Promise<void> {
   const bytes = toBytes(cidr);
-  const flags = cidr.family === 6 ? IFA_F.NODAD : 0;
+  const flags = cidr.family === 6 && !opts.dad ? IFA_F.NODAD : 0;
   // IPv4 gets its subnet's broadcast address, as `ip addr add ... brd +` and the
   // reference (Go netlink) set it; without it the interface reports none.
   const brd = cidr.family === 4 && cidr.prefix < 31 ? [attr(IFA.BROADCAST, toBytes(lastAddress(cidr)))] : [];

@@ -1,9 +1,9 @@
 // Idempotent kernel steps the bridge plugin is made of (ensure*), and the pod-side
-// configuration applied through a socket opened inside the pod netns (apply*).
+// addresses and routes added through a socket opened inside the pod netns (addPod*).
 import { randomBytes } from 'node:crypto';
 import { CniError, Code, errorText } from '../cni/errors';
 import { formatCidr, formatIP, type Cidr, type Family } from '../ip';
-import { inNetns, type NetnsHandle } from '../netns';
+import type { NetnsHandle } from '../netns';
 import { ensureSysctl, sysctlPath, writeSysctl } from '../sysctl';
 import { log } from '../log';
 import { addAddr } from './addr';
@@ -160,39 +160,21 @@ export async function createVethPair(host: Nl, pod: Nl, ns: NetnsHandle, opts: {
   throw new CniError(Code.Internal, 'failed to find a free host veth name after 10 attempts');
 }
 
-export interface PodConfig {
+export interface PodAddrs {
   ifName: string;
   podIndex: number;
   addresses: Cidr[];
-  routes: Omit<RouteSpec, 'oif'>[];
-  hasIPv6: boolean;
-  enableDad: boolean;
+  /** Leave IPv6 addresses to duplicate address detection instead of adding them nodad. */
+  dad: boolean;
 }
 
-export async function applyPodConfig(pod: Nl, ns: NetnsHandle, c: PodConfig): Promise<Link> {
-  // Sysctls of the pod netns: only synchronous /proc writes happen inside the switch.
-  inNetns(ns, () => {
-    const v6 = (dev: string, key: string) => sysctlPath('net', 'ipv6', 'conf', dev, key);
-    if (c.hasIPv6) {
-      trySysctl(v6('lo', 'disable_ipv6'), '0', true);
-      trySysctl(v6(c.ifName, 'disable_ipv6'), '0', true);
-      trySysctl(v6(c.ifName, 'keep_addr_on_down'), '1');
-    }
-    if (c.enableDad) {
-      trySysctl(v6(c.ifName, 'enhanced_dad'), '1');
-      trySysctl(v6(c.ifName, 'accept_dad'), '1');
-    } else {
-      trySysctl(v6(c.ifName, 'accept_dad'), '0');
-    }
-    // Gratuitous ARP on up and address change, so neighbours learn a reused IP's new MAC at once.
-    trySysctl(sysctlPath('net', 'ipv4', 'conf', c.ifName, 'arp_notify'), '1');
-    return undefined;
-  });
+/** Bring up the pod's lo, add the addresses to the pod end, then bring it up. */
+export async function addPodAddrs(pod: Nl, ns: NetnsHandle, c: PodAddrs): Promise<Link> {
   const lo = await getLink(pod, 'lo');
   if (lo && !lo.up) await setUp(pod, lo);
   for (const a of c.addresses) {
     try {
-      await addAddr(pod, c.podIndex, a, `add ${formatCidr(a)} to "${c.ifName}"`);
+      await addAddr(pod, c.podIndex, a, `add ${formatCidr(a)} to "${c.ifName}"`, { dad: c.dad });
     } catch (err) {
       throw new CniError(Code.Internal, `failed to add IP addr ${formatCidr(a)} to "${c.ifName}": ${errorText(err)}`);
     }
@@ -200,6 +182,11 @@ export async function applyPodConfig(pod: Nl, ns: NetnsHandle, c: PodConfig): Pr
   const link = await getLinkByIndex(pod, c.podIndex);
   if (!link) throw new CniError(Code.Internal, `"${c.ifName}" disappeared from ${ns.path}`);
   await setUp(pod, link);
+  return (await getLinkByIndex(pod, c.podIndex)) ?? link;
+}
+
+/** The pod's routes through its interface; one that exists already is fine (the reference adds them ECMP-style). */
+export async function addPodRoutes(pod: Nl, c: { ifName: string; podIndex: number; routes: Omit<RouteSpec, 'oif'>[] }): Promise<void> {
   for (const r of c.routes) {
     try {
       await addRoute(pod, { ...r, oif: c.podIndex }, `add route ${formatCidr(r.dst)}`);
@@ -209,7 +196,6 @@ export async function applyPodConfig(pod: Nl, ns: NetnsHandle, c: PodConfig): Pr
       throw new CniError(Code.Internal, `failed to add route ${formatCidr(r.dst)}${via} on "${c.ifName}": ${errorText(err)}`);
     }
   }
-  return (await getLinkByIndex(pod, c.podIndex)) ?? link;
 }
 
 /**

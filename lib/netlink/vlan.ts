@@ -147,7 +147,7 @@ export async function delPortVlans(nl: Nl, port: Pick<Link, 'index' | 'name'>, v
 }
 
 export interface PortVlanConfig {
-  /** access vlan: PVID + egress untagged; 0 = none */
+  /** PVID + egress untagged (an access port, or the native vlan of a trunk); 0 = none */
   vlan: number;
   /** tagged vids (a trunk) */
   trunk: readonly number[];
@@ -157,16 +157,18 @@ export interface PortVlanConfig {
 
 /**
  * What the reference does to a new port, as a plan: drop the kernel-assigned
- * default vid unless asked to keep it; the access vlan as PVID+untagged; a trunk
- * without an access vlan gets vid 1 as its native (PVID, untagged) vlan so
- * untagged frames keep flowing as before; trunk vids tagged.
+ * default vid unless asked to keep it; `vlan` as PVID+untagged (an access port, or
+ * the native vlan of a trunk); a trunk without `vlan` gets vid 1 as its native vlan
+ * so untagged frames keep flowing as before; trunk vids tagged.
+ * The native vlan is left out of the tagged vids: the kernel lets a later entry for
+ * the same vid replace its flags, so the reference, adding the trunk after the vlan,
+ * leaves a native vlan that is also in the trunk tagged and without PVID.
  */
 export function planPortVlans(c: PortVlanConfig): { removeExisting: boolean; add: VlanSpec[] } {
   const used = c.vlan !== 0 || c.trunk.length > 0;
-  const add: VlanSpec[] = [];
-  if (c.vlan !== 0) add.push({ vid: c.vlan, pvid: true, untagged: true });
-  else if (c.trunk.length > 0) add.push({ vid: 1, pvid: true, untagged: true });
-  for (const [vid, endVid] of toRuns(c.trunk)) add.push(endVid === vid ? { vid } : { vid, endVid });
+  const native = c.vlan !== 0 ? c.vlan : c.trunk.length > 0 ? 1 : 0;
+  const add: VlanSpec[] = native ? [{ vid: native, pvid: true, untagged: true }] : [];
+  for (const [vid, endVid] of toRuns(c.trunk.filter((v) => v !== native))) add.push(endVid === vid ? { vid } : { vid, endVid });
   return { removeExisting: used && !c.preserveDefaultVlan, add };
 }
 

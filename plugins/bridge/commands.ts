@@ -8,7 +8,7 @@ import type { CmdArgs, Interface, Result } from '../../lib/cni/types';
 import { parseResult, versionAtLeast } from '../../lib/cni/version';
 import { formatCidr, networkOf, parseCidr, sameIP, tryParseCidr } from '../../lib/ip';
 import { listAddrs } from '../../lib/netlink/addr';
-import { applyPodConfig, createVethPair, ensureBridge, ensureForwarding, ensureVlanGateway, waitOperUp } from '../../lib/netlink/apply';
+import { createVethPair, ensureBridge, ensureForwarding, ensureVlanGateway, waitOperUp } from '../../lib/netlink/apply';
 import { hostLocalNetworkDir } from '../../lib/ipam/host-local';
 import { ensureGatewayAddrs, gatewayRecordsIn } from './gateway';
 import { delLink, getLink, getLinkByIndex, setBridgePort, setMaster, setUp } from '../../lib/netlink/link';
@@ -22,6 +22,7 @@ import { log } from '../../lib/log';
 import { parseBridgeConf, parseBridgeConfForDel } from './config';
 import { runIpam, undoIpamAdd } from './ipam';
 import { planAttachment } from './plan';
+import { configurePod } from './pod';
 import { bridgeGc, bridgeStatus } from './lifecycle';
 
 type Undo = () => Promise<void> | void;
@@ -86,7 +87,7 @@ async function add(cmd: CmdArgs): Promise<Result> {
     // disableContainerInterface: the pod end stays down and unconfigured (someone else brings it up).
     const podLink = conf.disableContainerInterface
       ? await getLinkByIndex(pod, veth.podIndex)
-      : await applyPodConfig(pod, ns, {
+      : await configurePod(pod, ns, {
           ifName: cmd.ifName,
           podIndex: veth.podIndex,
           addresses: plan.addresses,

@@ -25,7 +25,7 @@ export interface BridgeConf {
   dns?: DNS;
   /** The MAC requested for the pod interface, if any. */
   mac?: string;
-  /** Access vlan of the pod's port (PVID + untagged); 0 = none. */
+  /** The pod port's PVID + untagged vlan (an access port, or a trunk's native vlan); 0 = none. */
   vlan: number;
   /** Tagged vids of the pod's port, sorted, unique. */
   vlanTrunk: number[];
@@ -176,10 +176,9 @@ export function parseBridgeConf(conf: NetConf, cniArgsText: string): BridgeConf 
   if (ipam?.type !== undefined && (typeof ipam.type !== 'string' || ipam.type === '')) {
     throw new CniError(Code.InvalidConfig, `network "${conf.name}": "ipam.type" must be a plugin name`);
   }
+  // Both at once is a trunk port whose native vlan is `vlan` (reference since v1.8.0).
   const vlan = parseVlan(conf);
   const trunk = parseTrunk(conf);
-  // An access port or a trunk: the reference refuses both at once.
-  if (vlan !== 0 && trunk?.length) throw invalid(conf, 'cannot set vlan and vlanTrunk at the same time');
   const isGateway = isDefaultGateway || bool(conf, 'isGateway');
   // The gateway of a vlan network is a link named "<bridge>.<vlan>": refuse up front a
   // name the kernel would refuse halfway through the ADD.

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { networkTag } from '../../lib/nft/spoofcheck';
-import { Netns, isRoot, runPlugin, sh, tempDir, uniqueName, type CniEnv, type PluginRun } from '../helpers/ns';
+import { Netns, builds, isRoot, runPlugin, sh, tempDir, uniqueName, type CniEnv, type PluginRun } from '../helpers/ns';
 
 const REF_DIR = '/usr/lib/cni';
 const hasRef = fs.existsSync(path.join(REF_DIR, 'bridge'));
@@ -292,6 +292,17 @@ describe.skipIf(!isRoot)('bridge reference-parity fields on real namespaces', ()
       expect(p1.json<{ ifname: string }[]>('link show').map((l) => l.ifname)).toEqual(['lo']);
       expect(ipFiles()).toEqual([]);
     });
+
+    // No longer refused as a config (reference v1.8.0): it reaches the kernel, which cannot do it.
+    it.each(builds)('vlan with vlanTrunk fails in the kernel with the hint and leaves nothing (%s)', (dir) => {
+      const p = pod();
+      const a = runPlugin(node, 'bridge', env('ADD', p, 'native1'), conf({ vlan: 100, vlanTrunk: [{ id: 101 }] }), dir);
+      expect(a.status).toBe(1);
+      expect(a.json.msg).toContain(`failed to create bridge "${bridge}"`);
+      expect(a.json.details).toContain('CONFIG_BRIDGE_VLAN_FILTERING');
+      expect(hostVeths(node)).toEqual([]);
+      expect(ipFiles()).toEqual([]);
+    });
   });
 
   describe.skipIf(!vlanKernel)('vlan on a kernel with bridge VLAN filtering', () => {
@@ -330,6 +341,30 @@ describe.skipIf(!isRoot)('bridge reference-parity fields on real namespaces', ()
       expect(vlans[0]).toEqual({ vid: 1, end: undefined, flags: ['Egress Untagged', 'PVID'] });
       const tagged = vlans.slice(1).flatMap((v) => Array.from({ length: (v.end ?? v.vid) - v.vid + 1 }, (_, i) => v.vid + i));
       expect(tagged).toEqual([42, 200, 201, 202, 203]);
+    });
+
+    it.each(builds)('vlan with vlanTrunk: vlan is the native vlan (PVID untagged), trunk vids tagged, no vid 1; CHECK verifies it (%s)', (dir) => {
+      const p = pod();
+      const c = conf({ vlan: 100, vlanTrunk: [{ id: 42 }, { minID: 200, maxID: 201 }] });
+      const run = (command: string, cfg: object) => runPlugin(node, 'bridge', env(command, p, 'native2'), cfg, dir);
+      const add = run('ADD', c);
+      expect(add.status, add.stdout + add.stderr).toBe(0);
+      expect(filtering(node)).toBe(1);
+      const port = add.json.interfaces[1].name as string;
+      const vlans = portVlans(node, port);
+      expect(vlans.find((v) => v.vid === 100)).toEqual({ vid: 100, end: undefined, flags: ['Egress Untagged', 'PVID'] });
+      expect(vlans.some((v) => v.vid === 1)).toBe(false);
+      const tagged = vlans.filter((v) => v.vid !== 100).flatMap((v) => Array.from({ length: (v.end ?? v.vid) - v.vid + 1 }, (_, i) => v.vid + i));
+      expect(tagged).toEqual([42, 200, 201]);
+      // The gateway sits on <bridge>.<vlan>, reached untagged through the native vlan.
+      expect(node.ip(`-br addr show dev ${bridge}.100`)).toContain('10.79.0.1/24');
+      expect(p.exec(['ping', '-c', '1', '-W', '2', '10.79.0.1'], { allowFail: true }).status).toBe(0);
+      expect(run('CHECK', { ...c, prevResult: add.json }).status).toBe(0);
+      node.exec(['bridge', 'vlan', 'add', 'dev', port, 'vid', '100']); // now tagged, PVID gone
+      const check = run('CHECK', { ...c, prevResult: add.json });
+      expect(check.status).toBe(1);
+      expect(check.json.msg).toContain('vlan 100 is not PVID untagged');
+      expect(run('DEL', c).status).toBe(0);
     });
 
     it.skipIf(!hasRef)('preserveDefaultVlan: true keeps vid 1, exactly as the (always-preserving) reference 1.1.1', () => {

@@ -45,9 +45,12 @@ describe('vlan fields', () => {
     [{ vlanTrunk: [{ maxID: 9 }] }, 'minID and maxID should be configured simultaneously, minID is missing'],
     [{ vlanTrunk: { id: 5 } }, '"vlanTrunk" must be a list'],
     [{ vlanTrunk: [5] }, 'is not an object'],
-    [{ vlan: 10, vlanTrunk: [{ id: 5 }] }, 'cannot set vlan and vlanTrunk at the same time'],
     [{ bridge: 'a-bridge-named', vlan: 4094, isGateway: true }, '"a-bridge-named.4094" would be longer than 15 bytes'],
   ])('refuses %j', (extra, text) => refuses(extra, text));
+
+  it('vlan with vlanTrunk: the native vlan of a trunk port (reference since v1.8.0, plugins commit e0b99523)', () => {
+    expect(conf({ vlan: 10, vlanTrunk: [{ id: 5 }, { minID: 20, maxID: 21 }] })).toMatchObject({ vlan: 10, vlanTrunk: [5, 20, 21], vlanFiltering: true });
+  });
 
   it('preserveDefaultVlan is read as a boolean', () => {
     expect(conf({ vlan: 5, preserveDefaultVlan: true }).preserveDefaultVlan).toBe(true);
