@@ -136,11 +136,15 @@ export function inNetns<T>(ns: NetnsHandle, fn: () => NotPromise<T>): T {
 }
 
 /** Is `path` this process's own network namespace (same nsfs inode)? False when it cannot be read. */
-export function isOwnNetns(path: string): boolean {
+export const isOwnNetns = (path: string): boolean => sameNetns(path, '/proc/self/ns/net');
+
+/** Do two paths name one network namespace (the same string, or the same nsfs inode)? False when either cannot be read. */
+export function sameNetns(a: string, b: string): boolean {
+  if (a === b) return true;
   try {
-    const a = fs.statSync(path);
-    const b = fs.statSync('/proc/self/ns/net');
-    return a.dev === b.dev && a.ino === b.ino;
+    const x = fs.statSync(a);
+    const y = fs.statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
   } catch {
     return false;
   }

@@ -1,33 +1,23 @@
-// The only module of lib/ipam that touches the filesystem. Layout and locking are
-// those of the reference host-local so both can share <dataDir>/<network>
+// The store's writing side: the locked session of ADD, DEL and GC. Layout and locking
+// are those of the reference host-local so both can share <dataDir>/<network>
 // (reference-plugins.md §3, §7): one file per address named by its canonical
 // text, content "<id>\r\n<ifname>", `last_reserved_ip.<N>`, and flock(2) on `lock`.
+// Reading without writing (CHECK) is disk-read.ts.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../cni/errors';
 import { type IP, formatIP, tryParseIP } from '../ip';
-import { FileTooLarge, NotRegularFile, fsyncDir, readRegularFile, resolveConfiguredDir, writeAtomic } from '../regular-file';
+import { FileTooLarge, NotRegularFile, fsyncDir, readRegularFile, writeAtomic } from '../regular-file';
+import { LOCK_FILE, assertComponent, listNetworkDir, readSmall, storeDir } from './disk-read';
 import { EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, native } from '../native';
 import { type Owner, type Reservation, type Store, ownerContent } from './store';
 import { BootRecord, fingerprintOf } from './boot';
 import { log } from '../log';
 
-
-function entryKind(ent: fs.Dirent): string {
-  if (ent.isDirectory()) return 'a directory';
-  if (ent.isFIFO()) return 'a FIFO';
-  if (ent.isSocket()) return 'a socket';
-  if (ent.isSymbolicLink()) return 'a symbolic link';
-  return 'not a regular file';
-}
-
-export const LOCK_FILE = 'lock';
 export const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
 /** Scratch files start with a dot, so they never parse as an address. */
 const TMP_PREFIX = '.tmp-';
-/** Exactly the names writeTemp makes: nothing else is ever removed as a leftover. */
-const TMP_RE = /^\.tmp-[0-9a-f]{16}$/;
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 
 export interface OpenOptions {
@@ -39,13 +29,6 @@ export interface OpenOptions {
 const errnoOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
 const ioError = (what: string, e: unknown): CniError =>
   new CniError(Code.Internal, `host-local: ${what}: ${errorText(e)}`, undefined, { cause: e });
-
-/** Defence in depth: every name we join under dataDir must be a single component. */
-export function assertComponent(name: string, what: string): void {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
-    throw new CniError(Code.Internal, `host-local: refusing ${what} ${JSON.stringify(name)} as a file name`);
-  }
-}
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const sleepSync = (ms: number): void => void Atomics.wait(sleeper, 0, 0, ms);
@@ -93,65 +76,22 @@ function writeTemp(dir: string, content: string): string {
   return tmp;
 }
 
-/**
- * A reservation holds "<id>\r\n<ifname>". No container ID can be longer than one
- * environment string (the kernel's MAX_ARG_STRLEN, 128 KiB, "CNI_CONTAINERID=" included),
- * so every reservation any runtime can cause fits under this bound and is read whole:
- * DEL and GC must be able to read what ADD wrote, however long the ID.
- */
-export const MAX_RESERVATION_BYTES = 128 * 1024 + 64;
-
-/** A reservation file's content ('' when too big to be one). Never follows a link, waits on a FIFO or reads a device. */
-export function readSmall(file: string): string {
-  try {
-    return readRegularFile(file, MAX_RESERVATION_BYTES, { noFollow: true }).toString('utf8');
-  } catch (e) {
-    if (e instanceof FileTooLarge) return '';
-    throw e;
-  }
-}
-
 export class DiskStore implements Store {
   private readonly byName = new Map<string, Reservation>();
   private dirty = false;
 
   /** Stray entries seen when the directory was read, reported once per call. */
-  readonly strays: string[] = [];
+  readonly strays: string[];
   private boot: BootRecord | undefined;
 
   /** Reads the directory once; call only while holding the lock. */
   constructor(readonly dir: string) {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch (e) {
-      throw ioError(`cannot list ${dir}`, e);
-    }
-    for (const ent of entries) {
-      if (TMP_RE.test(ent.name) && ent.isFile()) {
-        // Only lock holders create scratch files, so one seen under the lock was
-        // left by a holder that died mid-write.
-        fs.rmSync(path.join(dir, ent.name), { force: true });
-        continue;
-      }
-      const ip = tryParseIP(ent.name);
-      if (!ent.isFile()) {
-        // A directory, FIFO, socket or link someone left here is not ours: skip it
-        // rather than fail every ADD, DEL and GC of the network on it. Named by an
-        // address it still occupies that address (nothing can be linked over it).
-        this.strays.push(`${ent.name} (${entryKind(ent)})`);
-        if (ip) this.byName.set(formatIP(ip), { ip, name: ent.name, content: '' });
-        continue;
-      }
-      if (!ip) continue;
-      let content = '';
-      try {
-        content = readSmall(path.join(dir, ent.name)).trim();
-      } catch {
-        // Unreadable: still occupies the address, owned by nobody we can name.
-      }
-      this.byName.set(formatIP(ip), { ip, name: ent.name, content });
-    }
+    const listing = listNetworkDir(dir);
+    // Only lock holders create scratch files, so one seen under the lock was left by
+    // a holder that died mid-write.
+    for (const name of listing.leftovers) fs.rmSync(path.join(dir, name), { force: true });
+    for (const r of listing.reservations) this.byName.set(formatIP(r.ip), r);
+    this.strays = listing.strays;
     if (this.strays.length > 0) {
       log.warn(`host-local: ${dir} holds entries that are not reservation files, left alone: ${this.strays.join(', ')}`);
     }
@@ -261,41 +201,6 @@ export class DiskStore implements Store {
     }
     this.dirty = false;
   }
-}
-
-/**
- * The network's directory: `<ipam.dataDir>/<network>` with every link in dataDir's own
- * path resolved once, as the reference follows them (/var/lib on another disk is a
- * link). Inside the store nothing is followed: the network directory and its lock must
- * not be links, or every reservation, unlink and lock would land wherever they point.
- * Returns the directory, or why the layout is refused; lstat only, nothing is created.
- */
-export function networkDirOf(dataDir: string, network: string): { dir: string; refused?: undefined } | { dir?: undefined; refused: string } {
-  let base: string;
-  try {
-    base = resolveConfiguredDir(dataDir);
-  } catch (e) {
-    return { refused: `host-local: "ipam.dataDir" ${dataDir} cannot be used: ${errorText(e)}` };
-  }
-  const dir = path.join(base, network);
-  const checks: [string, string][] = [
-    [dir, `the network directory ${dir} (network "${network}" under ipam.dataDir) is a symbolic link; refusing to write through it (replace it with a real directory)`],
-    [path.join(dir, LOCK_FILE), `the lock file ${path.join(dir, LOCK_FILE)} is a symbolic link; refusing to follow it (remove it)`],
-  ];
-  for (const [p, why] of checks) {
-    try {
-      if (fs.lstatSync(p).isSymbolicLink()) return { refused: `host-local: ${why}` };
-    } catch {
-      break; // absent (or unreadable, which the open reports): nothing below it to check
-    }
-  }
-  return { dir };
-}
-
-function storeDir(dataDir: string, network: string): string {
-  const r = networkDirOf(dataDir, network);
-  if (r.refused !== undefined) throw new CniError(Code.InvalidConfig, r.refused);
-  return r.dir;
 }
 
 function ensureDir(dir: string): void {

@@ -16,7 +16,8 @@ import { CniError, Code, errorText } from '../cni/errors';
 import type { NetConf } from '../cni/types';
 import { log } from '../log';
 import { DEFAULT_DATA_DIR } from './config';
-import { networkDirOf, withNetworkStore } from './disk-store';
+import { networkDirOf } from './disk-read';
+import { withNetworkStore } from './disk-store';
 import type { Owner, Reservation, Store } from './store';
 
 /** The GC input key, and the alias libcni still sends for older plugins. */

@@ -1,16 +1,18 @@
 // host-local IPAM, run in-process by the bridge plugin instead of exec'ing a
 // second binary, but sharing the reference's on-disk state and lock so a node can
-// mix both (reference-plugins.md §1g, §3). Each verb takes the lock once.
+// mix both (reference-plugins.md §1g, §3). ADD, DEL and GC take the lock once; CHECK
+// only reads.
 import { CniError, Code } from '../cni/errors';
 import * as path from 'node:path';
 import type { CmdArgs, IPConfig, NetConf, Result } from '../cni/types';
 import { formatIP, tryParseCidr } from '../ip';
-import { allocate, findOwned, releaseOwner, releaseReserved } from './allocator';
+import { allocate, releaseOwner, releaseReserved } from './allocator';
 import { type IpamConfig, parseIpamConfig, parseResolvConf } from './config';
-import { networkDirOf, readResolvConf, withNetworkStore } from './disk-store';
+import { networkDirOf, readReservations } from './disk-read';
+import { readResolvConf, withNetworkStore } from './disk-store';
 import { type GcReport, gcTarget, hostLocalGc } from './gc';
 import { hostLocalStatus } from './status';
-import type { Owner } from './store';
+import { type Owner, ownedBy } from './store';
 import { log } from '../log';
 
 function ownerOf(cmd: CmdArgs): Owner {
@@ -77,11 +79,14 @@ export async function ipamDel(cmd: CmdArgs): Promise<void> {
   withNetworkStore(conf.dataDir, conf.name, { create: false }, (store) => releaseOwner(store, owner));
 }
 
-/** CHECK: the attachment must still hold at least one address, like the reference. */
+/**
+ * CHECK: the attachment must still hold at least one address, like the reference.
+ * Read-only (cni-spec: CHECK changes nothing): no lock file, no leftover removed, no
+ * boot record; why no lock is needed is in disk-read.ts (readReservations).
+ */
 export async function ipamCheck(cmd: CmdArgs): Promise<void> {
   const conf = parseIpamConfig(cmd.conf, '');
-  const owner = ownerOf(cmd);
-  const held = withNetworkStore(conf.dataDir, conf.name, { create: false }, (store) => findOwned(store, owner)) ?? [];
+  const held = ownedBy(readReservations(conf.dataDir, conf.name) ?? [], ownerOf(cmd));
   if (held.length === 0) {
     throw new CniError(Code.Internal, `host-local: Failed to find address added by container ${cmd.containerId}`);
   }

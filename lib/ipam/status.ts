@@ -13,7 +13,7 @@ import { CniError, Code, errorText } from '../cni/errors';
 import type { NetConf } from '../cni/types';
 import { type IP, formatIP, tryParseIP } from '../ip';
 import { parseIpamConfig } from './config';
-import { networkDirOf } from './disk-store';
+import { networkDirOf } from './disk-read';
 import { gcTarget } from './gc';
 import { type RangeSet, rangeContains, rangeIndexOf } from './range';
 

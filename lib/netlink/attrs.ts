@@ -33,7 +33,7 @@ export const OPER_STATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', '
 export const IFA = { ADDRESS: 1, LOCAL: 2, BROADCAST: 4, CACHEINFO: 6, FLAGS: 8 } as const;
 export const IFA_F = { SECONDARY: 0x1, NODAD: 0x2, DADFAILED: 0x8, TENTATIVE: 0x40, PERMANENT: 0x80 } as const;
 
-export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, METRICS: 8, TABLE: 15 } as const;
+export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, METRICS: 8, MULTIPATH: 9, TABLE: 15 } as const;
 export const RTAX = { MTU: 2, ADVMSS: 8 } as const;
 export const RT_TABLE_MAIN = 254;
 export const RTPROT_BOOT = 3;

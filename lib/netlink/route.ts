@@ -1,8 +1,10 @@
 // Routes in the main table. Added with CREATE but not EXCL, as the reference does,
 // so that re-adding an identical route is not an error.
 import { fromBytes, toBytes, type Cidr, type IP } from '../ip';
-import { AF, NLM_F, RTA, RTAX, RTM, RTN_UNICAST, RTPROT_BOOT, RT_SCOPE, RT_TABLE_MAIN, attr, attrU32, nest, parseRtMsg, readU32, rtmsg } from './attrs';
+import { AF, NLM_F, RTA, RTAX, RTM, RTN_UNICAST, RTPROT_BOOT, RT_SCOPE, RT_TABLE_MAIN, attr, attrU32, nest, parseAttrs, parseRtMsg, readU32, rtmsg } from './attrs';
 import type { Nl } from './socket';
+
+const RTNH_LEN = 8;
 
 export interface RouteSpec {
   dst: Cidr;
@@ -18,10 +20,14 @@ export interface RouteSpec {
 export interface KernelRoute {
   dst: Cidr;
   gw?: IP;
+  /** The gateways of a multipath route (RTA_MULTIPATH), which carries no RTA_GATEWAY of its own. */
+  nexthops: IP[];
   oif?: number;
   table: number;
   priority?: number;
   scope: number;
+  /** RTN_*: unicast, local, broadcast, unreachable... */
+  type: number;
 }
 
 export async function addRoute(nl: Nl, r: RouteSpec, what: string): Promise<void> {
@@ -56,6 +62,25 @@ export async function listRoutes(nl: Nl, family: 4 | 6): Promise<KernelRoute[]> 
       table: readU32(m.attrs.get(RTA.TABLE)) ?? m.table,
       priority: readU32(m.attrs.get(RTA.PRIORITY)),
       scope: m.scope,
+      type: m.type,
+      nexthops: nexthopGateways(m.attrs.get(RTA.MULTIPATH)),
     };
   });
+}
+
+/**
+ * RTA_MULTIPATH: a run of struct rtnexthop (len u16, flags u8, hops u8, ifindex s32),
+ * each followed by its own attributes. An IPv6 route added twice with different
+ * gateways becomes one such route (the kernel merges them as ECMP siblings).
+ */
+function nexthopGateways(mp: Buffer | undefined): IP[] {
+  const out: IP[] = [];
+  for (let off = 0; mp && off + RTNH_LEN <= mp.length; ) {
+    const len = mp.readUInt16LE(off);
+    if (len < RTNH_LEN || off + len > mp.length) break;
+    const gw = parseAttrs(mp.subarray(off + RTNH_LEN, off + len)).get(RTA.GATEWAY);
+    if (gw) out.push(fromBytes(gw));
+    off += (len + 3) & ~3;
+  }
+  return out;
 }

@@ -1,54 +1,32 @@
-// bridge ADD / DEL / CHECK. ADD keeps an undo stack and unwinds it on failure, so a
-// failed ADD leaves no veth, IP reservation, spoof-check or masquerade rule behind
-// (the reference leaves most of them for the runtime's DEL). DEL goes as far as it
-// can and reports every real failure together.
+// bridge ADD and DEL (CHECK is check.ts). ADD keeps an undo stack and unwinds it on
+// failure, so a failed ADD leaves no veth, IP reservation, spoof-check or masquerade
+// rule behind (the reference leaves most of them for the runtime's DEL). DEL goes as
+// far as it can and reports every real failure together.
 import { CniError, Code, errorText } from '../../lib/cni/errors';
 import type { PluginSpec } from '../../lib/cni/skel';
 import type { CmdArgs, Interface, Result } from '../../lib/cni/types';
 import { parseResult, versionAtLeast } from '../../lib/cni/version';
-import { formatCidr, networkOf, parseCidr, sameIP, tryParseCidr } from '../../lib/ip';
+import { formatCidr } from '../../lib/ip';
 import { listAddrs } from '../../lib/netlink/addr';
 import { createVethPair, ensureBridge, ensureForwarding, ensureVlanGateway, waitOperUp } from '../../lib/netlink/apply';
 import { hostLocalNetworkDir } from '../../lib/ipam/host-local';
 import { ensureGatewayAddrs, gatewayRecordsIn } from './gateway';
 import { delLink, getLink, getLinkByIndex, setBridgePort, setMaster, setUp } from '../../lib/netlink/link';
-import { listRoutes } from '../../lib/netlink/route';
-import { openSocket, openSocketIn, isErrno, type Nl } from '../../lib/netlink/socket';
-import { isOwnNetns, openNetns, tryOpenNetns, type NetnsHandle } from '../../lib/netns';
-import { configurePortVlans, listPortVlans, portVlanProblems } from '../../lib/netlink/vlan';
+import { openSocketIn, isErrno, type Nl } from '../../lib/netlink/socket';
+import { isOwnNetns, tryOpenNetns } from '../../lib/netns';
+import { configurePortVlans } from '../../lib/netlink/vlan';
 import { type MasqMade, chooseMasqBackend, setupMasq, teardownMasq, undoMasq } from '../../lib/nft/backend';
-import { setupSpoofCheck, spoofCheckProblems, teardownSpoofCheck } from '../../lib/nft/spoofcheck';
+import { setupSpoofCheck, teardownSpoofCheck } from '../../lib/nft/spoofcheck';
 import { log } from '../../lib/log';
 import { parseBridgeConf, parseBridgeConfForDel } from './config';
 import { runIpam, undoIpamAdd } from './ipam';
 import { planAttachment } from './plan';
 import { configurePod } from './pod';
 import { bridgeGc, bridgeStatus } from './lifecycle';
+import { check } from './check';
+import { openBothSides } from './sides';
 
 type Undo = () => Promise<void> | void;
-
-/** The pod netns and a netlink socket on each side; whatever was opened is closed again if a later open fails. */
-function openBothSides(netnsPath: string): { ns: NetnsHandle; host: Nl; pod: Nl; close(): void } {
-  const ns = openPodNetns(netnsPath);
-  let host: Nl | undefined;
-  try {
-    host = openSocket();
-    const pod = openSocketIn(ns);
-    const h = host;
-    return { ns, host: h, pod, close: () => (pod.close(), h.close(), ns.close()) };
-  } catch (err) {
-    host?.close();
-    ns.close();
-    throw err;
-  }
-}
-
-function openPodNetns(path: string): NetnsHandle {
-  const ns = tryOpenNetns(path);
-  if (!ns) throw new CniError(Code.InvalidEnv, `CNI_NETNS "${path}" does not exist`);
-  ns.close();
-  return openNetns(path);
-}
 
 async function add(cmd: CmdArgs): Promise<Result> {
   const conf = parseBridgeConf(cmd.conf, cmd.args);
@@ -212,56 +190,6 @@ async function del(cmd: CmdArgs): Promise<void> {
   // One failure keeps its own code (e.g. 11 for a busy IPAM lock, so the runtime retries).
   if (errors.length === 1) throw errors[0];
   if (errors.length) throw new CniError(Code.Internal, errors.map((e) => e.message).join('; '));
-}
-
-async function check(cmd: CmdArgs): Promise<void> {
-  const conf = parseBridgeConf(cmd.conf, cmd.args);
-  if (conf.ipamType) await runIpam('CHECK', conf.ipamType, cmd);
-  if (cmd.conf.prevResult === undefined) throw new CniError(Code.InvalidConfig, 'Required prevResult missing');
-  const prev = parseResult(cmd.conf.prevResult, cmd.conf.cniVersion);
-  const { host, pod, close } = openBothSides(cmd.netns);
-  try {
-    const br = await getLink(host, conf.bridge);
-    if (!br) throw new CniError(Code.Internal, `bridge "${conf.bridge}" does not exist`);
-    if (br.kind !== 'bridge') throw new CniError(Code.Internal, `"${conf.bridge}" is not a bridge`);
-    if (conf.promiscMode && !br.promisc) throw new CniError(Code.Internal, `bridge "${conf.bridge}" is not promiscuous`);
-    const link = await getLink(pod, cmd.ifName);
-    if (!link) throw new CniError(Code.Internal, `"${cmd.ifName}" does not exist in ${cmd.netns}`);
-    if (link.kind !== 'veth') throw new CniError(Code.Internal, `"${cmd.ifName}" in ${cmd.netns} is a ${link.kind ?? 'unknown device'}, not a veth`);
-    const podIf = (prev.interfaces ?? []).find((i) => i.name === cmd.ifName && i.sandbox);
-    if (podIf?.mac && link.mac && podIf.mac.toLowerCase() !== link.mac) {
-      throw new CniError(Code.Internal, `"${cmd.ifName}" has MAC ${link.mac}, prevResult says ${podIf.mac}`);
-    }
-    const peer = link.peerIndex !== undefined ? await getLinkByIndex(host, link.peerIndex) : undefined;
-    if (!peer || peer.kind !== 'veth') throw new CniError(Code.Internal, `the host end of "${cmd.ifName}" is missing`);
-    if (peer.master !== br.index) throw new CniError(Code.Internal, `host veth "${peer.name}" is not attached to bridge "${br.name}"`);
-    if (conf.vlan !== 0 || conf.vlanTrunk.length) {
-      const vlanCfg = { vlan: conf.vlan, trunk: conf.vlanTrunk, preserveDefaultVlan: conf.preserveDefaultVlan };
-      const problems = portVlanProblems(await listPortVlans(host, peer.index), vlanCfg);
-      if (problems.length) throw new CniError(Code.Internal, `bridge port "${peer.name}": ${problems.join('; ')}`);
-    }
-    if (conf.macSpoofChk && link.mac) {
-      const problems = spoofCheckProblems({ containerId: cmd.containerId, ifName: cmd.ifName, hostIface: peer.name, mac: link.mac });
-      if (problems.length) throw new CniError(Code.Internal, `macspoofchk for "${cmd.ifName}": ${problems.join('; ')}`);
-    }
-    const have = await listAddrs(pod, { index: link.index });
-    for (const ip of prev.ips ?? []) {
-      const want = tryParseCidr(ip.address);
-      if (!want) continue;
-      if (!have.some((a) => sameIP(a, want) && a.prefix === want.prefix)) {
-        throw new CniError(Code.Internal, `"${cmd.ifName}" lacks address ${ip.address}`);
-      }
-    }
-    for (const r of prev.routes ?? []) {
-      const dst = networkOf(parseCidr(r.dst));
-      const routes = await listRoutes(pod, dst.family);
-      if (!routes.some((k) => k.dst.prefix === dst.prefix && k.dst.value === dst.value)) {
-        throw new CniError(Code.Internal, `route to ${r.dst} is missing in ${cmd.netns}`);
-      }
-    }
-  } finally {
-    close();
-  }
 }
 
 export const bridgePlugin: PluginSpec = {

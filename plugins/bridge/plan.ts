@@ -64,16 +64,7 @@ export function planAttachment(conf: BridgeConf, ipam: Result | undefined): Plan
     }
   }
 
-  const routes: PodRoute[] = resultRoutes.map((r) => {
-    const dst = tryParseCidr(r.dst);
-    if (!dst) throw new CniError(Code.InvalidConfig, `invalid route destination "${r.dst}"`);
-    let gw = r.gw ? tryParseIP(r.gw) : undefined;
-    if (r.gw && !gw) throw new CniError(Code.InvalidConfig, `invalid route gateway "${r.gw}" for ${r.dst}`);
-    // A route without gw goes via this family's gateway, as the reference configures it.
-    if (!gw) gw = gateways.get(dst.family)?.gw;
-    return { dst: networkOf(dst), gw, priority: r.priority, table: r.table, scope: r.scope, mtu: r.mtu, advmss: r.advmss };
-  });
-
+  const routes = planRoutes(resultRoutes, new Map([...gateways].map(([family, { gw }]) => [family, gw])));
   const bridgeAddrs = conf.isGateway ? [...gateways.values()].map(({ gw, net }) => ({ ...gw, prefix: net.prefix })) : [];
   return {
     addresses,
@@ -85,6 +76,31 @@ export function planAttachment(conf: BridgeConf, ipam: Result | undefined): Plan
     resultRoutes,
     dns: hasDns(conf.dns) ? conf.dns : ipam?.dns,
   };
+}
+
+/**
+ * Result routes → the routes to put in the pod. A route without gw goes via its
+ * family's gateway, as the reference configures it; CHECK expects exactly that.
+ */
+export function planRoutes(routes: Route[], gateways: ReadonlyMap<Family, IP>): PodRoute[] {
+  return routes.map((r) => {
+    const dst = tryParseCidr(r.dst);
+    if (!dst) throw new CniError(Code.InvalidConfig, `invalid route destination "${r.dst}"`);
+    const gw = r.gw ? tryParseIP(r.gw) : gateways.get(dst.family);
+    if (r.gw && !gw) throw new CniError(Code.InvalidConfig, `invalid route gateway "${r.gw}" for ${r.dst}`);
+    return { dst: networkOf(dst), gw, priority: r.priority, table: r.table, scope: r.scope, mtu: r.mtu, advmss: r.advmss };
+  });
+}
+
+/** The gateway each family's routes go via: the first one among `ips`, as planAttachment picks it. */
+export function familyGateways(ips: readonly IPConfig[]): Map<Family, IP> {
+  const out = new Map<Family, IP>();
+  for (const ipc of ips) {
+    const addr = tryParseCidr(ipc.address);
+    const gw = ipc.gateway !== undefined ? tryParseIP(ipc.gateway) : undefined;
+    if (addr && gw && !out.has(addr.family)) out.set(addr.family, gw);
+  }
+  return out;
 }
 
 /** Host veth name: "veth" + 8 hex, like the reference, so NetworkManager and operators' tooling ignore it. */

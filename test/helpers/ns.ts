@@ -88,6 +88,17 @@ export function runPlugin(node: Netns, plugin: string, env: CniEnv, stdin: strin
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
 }
 
+/** Can this kernel create a vlan-filtering bridge? (CONFIG_BRIDGE_VLAN_FILTERING) */
+export function kernelFiltersVlans(): boolean {
+  if (!isRoot) return false;
+  const probe = Netns.create('cnit-vlan-probe-');
+  try {
+    return sh(['ip', '-n', probe.name, 'link', 'add', 'b0', 'type', 'bridge', 'vlan_filtering', '1'], { allowFail: true }).status === 0;
+  } finally {
+    probe.destroy();
+  }
+}
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

@@ -9,21 +9,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { networkTag } from '../../lib/nft/spoofcheck';
-import { Netns, builds, isRoot, runPlugin, sh, tempDir, uniqueName, type CniEnv, type PluginRun } from '../helpers/ns';
+import { Netns, builds, isRoot, kernelFiltersVlans, runPlugin, tempDir, uniqueName, type CniEnv, type PluginRun } from '../helpers/ns';
 
 const REF_DIR = '/usr/lib/cni';
 const hasRef = fs.existsSync(path.join(REF_DIR, 'bridge'));
 
-/** Can this kernel create a vlan-filtering bridge? (CONFIG_BRIDGE_VLAN_FILTERING) */
-function kernelFiltersVlans(): boolean {
-  if (!isRoot) return false;
-  const probe = Netns.create('cnit-par-probe-');
-  try {
-    return sh(['ip', '-n', probe.name, 'link', 'add', 'b0', 'type', 'bridge', 'vlan_filtering', '1'], { allowFail: true }).status === 0;
-  } finally {
-    probe.destroy();
-  }
-}
 const vlanKernel = kernelFiltersVlans();
 
 function runRef(node: Netns, env: CniEnv, conf: object): PluginRun {

@@ -3,7 +3,7 @@
 // `ip`). It only reads: no lock is taken and nothing is written or removed, so it is
 // safe while the runtime adds and deletes pods. Each part fails on its own; the
 // snapshot carries the error and diagnose reports it.
-import { readSmall } from '../../../lib/ipam/disk-store';
+import { readSmall } from '../../../lib/ipam/disk-read';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../../../lib/cni/errors';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseBridgeConf } from '../../../plugins/bridge/config';
-import { planAttachment } from '../../../plugins/bridge/plan';
+import { familyGateways, planAttachment, planRoutes } from '../../../plugins/bridge/plan';
 import { formatCidr, formatIP } from '../../../lib/ip';
 import type { NetConf, Result } from '../../../lib/cni/types';
 
@@ -84,5 +84,16 @@ describe('planAttachment', () => {
   it('fails when IPAM returned no IP', () => {
     expect(() => planAttachment(conf(), ipam({}))).toThrow('returned missing IP config');
     expect(planAttachment(conf({ ipam: {} }), undefined).addresses).toEqual([]);
+  });
+});
+
+describe('familyGateways + planRoutes: what CHECK expects is what ADD planned', () => {
+  it.each([
+    ['isDefaultGateway, dual stack, routes without gw', { isDefaultGateway: true }, [{ address: '10.1.0.5/24', gateway: '10.1.0.1' }, { address: 'fd01::5/64', gateway: 'fd01::1' }], [{ dst: '10.0.0.0/8' }, { dst: 'fd00::/8' }, { dst: '192.168.0.0/16', gw: '10.1.0.9' }]],
+    ['isGateway without an IPAM gateway', { isGateway: true }, [{ address: '10.1.0.5/24' }], [{ dst: '10.0.0.0/8' }]],
+    ['no gateway at all', {}, [{ address: '10.1.0.5/24' }], [{ dst: '10.1.0.0/16' }]],
+  ])('%s', (_what, extra, ips, routes) => {
+    const plan = planAttachment(conf(extra), ipam({ ips, routes }));
+    expect(planRoutes(plan.resultRoutes, familyGateways(plan.ips))).toEqual(plan.routes);
   });
 });

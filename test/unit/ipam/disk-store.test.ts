@@ -6,8 +6,9 @@ import { syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Code } from '../../../lib/cni/errors';
-import { DiskStore, MAX_RESERVATION_BYTES, lockExclusive, withNetworkStore } from '../../../lib/ipam/disk-store';
-import { ipamAdd } from '../../../lib/ipam/host-local';
+import { MAX_RESERVATION_BYTES } from '../../../lib/ipam/disk-read';
+import { DiskStore, lockExclusive, withNetworkStore } from '../../../lib/ipam/disk-store';
+import { ipamAdd, ipamCheck } from '../../../lib/ipam/host-local';
 import { cmdArgs, cniError, cniErrorAsync, ip, netConf, tempDirs } from './helpers';
 
 const FLOCK = '/usr/bin/flock';
@@ -56,6 +57,16 @@ describe.skipIf(!haveFlock)('flock interop with flock(1)', () => {
     expect(fs.existsSync(marker)).toBe(true);
     expect(res.ips![0].address).toBe('10.1.2.2/24');
     await new Promise((r) => (holder.exitCode === null ? holder.once('exit', r) : r(null)));
+  });
+
+  it('a CHECK does not queue behind a held lock: it only reads', async () => {
+    const dataDir = dirs.make();
+    const conf = netConf({ dataDir, ranges: [[{ subnet: '10.1.2.0/24' }]] });
+    await ipamAdd(cmdArgs(conf));
+    const holder = await holdLock(path.join(dataDir, 'testnet', 'lock'), 'sleep 600');
+    // Taking the lock, CHECK would wait out the whole lock timeout and fail with code 11.
+    await ipamCheck({ ...cmdArgs(conf), command: 'CHECK' });
+    expect(holder.exitCode).toBeNull();
   });
 
   it('while we hold the lock, flock(1) -n cannot take it; after release it can', () => {

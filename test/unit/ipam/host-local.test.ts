@@ -188,4 +188,19 @@ describe('ipamCheck', () => {
     await ipamAdd(cmdArgs(conf, 'new', 'eth0'));
     await expect(ipamCheck(cmdArgs(conf, 'new', 'net1'))).rejects.toThrow(/Failed to find address added by container new/);
   });
+
+  it('writes nothing: no lock where there was none, a leftover scratch file stays, the directory is untouched', async () => {
+    const { conf, netDir, dataDir } = setup({ ranges: [[{ subnet: '10.1.2.0/24' }]] });
+    await cniErrorAsync(ipamCheck(cmdArgs(conf, 'ctr-9')));
+    expect(fs.existsSync(netDir)).toBe(false); // a missing network directory is not created either
+    await ipamAdd(cmdArgs(conf, 'ctr-9'));
+    fs.rmSync(path.join(netDir, 'lock'));
+    fs.writeFileSync(path.join(netDir, '.tmp-0123456789abcdef'), 'left by a killed ADD');
+    const snap = () => [dataDir, netDir, ...fs.readdirSync(netDir).map((f) => path.join(netDir, f))].map((p) => `${p} ${fs.statSync(p, { bigint: true }).mtimeNs}`);
+    const before = snap();
+    await ipamCheck(cmdArgs(conf, 'ctr-9'));
+    await cniErrorAsync(ipamCheck(cmdArgs(conf, 'other')));
+    expect(snap()).toEqual(before);
+    expect(ls(netDir)).toEqual(['.tmp-0123456789abcdef', '10.1.2.2', 'last_reserved_ip.0']);
+  });
 });

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Code } from '../../../lib/cni/errors';
-import { MAX_RESOLV_CONF, networkDirOf, readResolvConf, withNetworkStore } from '../../../lib/ipam/disk-store';
+import { networkDirOf } from '../../../lib/ipam/disk-read';
+import { MAX_RESOLV_CONF, readResolvConf, withNetworkStore } from '../../../lib/ipam/disk-store';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from '../../../lib/ipam/host-local';
 import { cmdArgs, cniError, cniErrorAsync, netConf, tempDirs } from './helpers';
 
