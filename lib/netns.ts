@@ -1,15 +1,14 @@
-// The one door for switching network namespaces. A netlink socket belongs to the
-// netns of the thread that created it, so the pod side is configured by opening a
-// socket while the main thread is inside the pod netns and switching straight back.
-// Only synchronous work may run inside the switch: the first async fs/dns/crypto
-// call would create libuv's thread pool in the pod netns for good
-// (node-netlink-notes.md), so the callback's return type excludes promises.
+// The one door for switching network namespaces (notes in lib/netns.md). A netlink
+// socket belongs to the netns of the thread that created it, so the pod side is
+// worked on through a socket created while the main thread is inside the pod netns,
+// and the thread switches straight back. Only synchronous work may run inside a switch:
+// the first async fs/dns/crypto call would create libuv's thread pool in the pod netns
+// for good, so the callback's type excludes promises.
+//
+// A namespace is opened once per call, proved by the first visit (setns accepts only a
+// network namespace), and the handle is passed down: each visit is two setns(2).
 import * as fs from 'node:fs';
 import { CLONE_NEWNET, native } from './native';
-import { CniError, Code } from './cni/errors';
-import { writeAll } from './cni/stdio';
-import { log } from './log';
-import { fileType } from './regular-file';
 
 const EINVAL = 22;
 
@@ -19,40 +18,58 @@ export interface NetnsHandle {
   close(): void;
 }
 
-type Probe = { fd: number } | { missing: true } | { notNetns: string };
+/** Why a path cannot be used as a network namespace: absent, not one, or refused by the kernel. */
+export class NetnsError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: 'missing' | 'not-netns' | 'unusable',
+    why: string,
+  ) {
+    super(`"${path}" ${why}`);
+    this.name = 'NetnsError';
+  }
+}
+
+function kindOf(st: fs.Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a namespace file';
+}
 
 /**
- * Open `path` and prove it is a network namespace, without ever blocking: O_NONBLOCK,
- * because opening a FIFO for reading waits for a writer forever (ADD and DEL hung on a
- * CNI_NETNS that was one). A namespace file is a regular nsfs inode; anything else is
- * refused by type, and a regular file (or another kind of namespace) by a trial setns,
- * which fails with EINVAL for anything but a network namespace.
+ * Open without blocking (O_NONBLOCK: opening a FIFO for reading waits for a writer
+ * forever) and refuse by type what cannot be a namespace: a namespace file is a
+ * regular nsfs inode. Nothing is entered yet.
  */
-function probeNetns(path: string): Probe {
+function openFile(path: string): number {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { missing: true };
-    if (code === 'ENXIO') return { notNetns: 'it is a socket' }; // open(2) of a unix socket
-    throw new CniError(Code.Internal, `failed to open netns "${path}": ${(err as Error).message}`);
+    if (code === 'ENOENT') throw new NetnsError(path, 'missing', 'does not exist');
+    if (code === 'ENXIO') throw new NetnsError(path, 'not-netns', 'is not a network namespace: it is a socket'); // open(2) of a unix socket
+    throw new NetnsError(path, 'unusable', `cannot be opened: ${(err as Error).message}`);
   }
-  let notNetns: string | undefined;
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw new NetnsError(path, 'not-netns', `is not a network namespace: it is ${kindOf(st)}`);
+  }
+  return fd;
+}
+
+/** Why `path` cannot be a network namespace by its type alone (no switch), or undefined. Absent is left to the caller. */
+export function netnsTypeProblem(path: string): string | undefined {
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) notNetns = `it is ${fileType(st)}`;
-    else inNetns({ path, fd, close: () => undefined }, () => undefined);
+    fs.closeSync(openFile(path));
   } catch (err) {
-    if (!(err instanceof CniError && (err.cause as { errno?: number } | undefined)?.errno === EINVAL)) {
-      fs.closeSync(fd);
-      throw err;
-    }
-    notNetns = 'setns(2) refuses it (EINVAL): not a network namespace file';
+    if (err instanceof NetnsError && err.reason === 'not-netns') return err.message;
   }
-  if (notNetns === undefined) return { fd };
-  fs.closeSync(fd);
-  return { notNetns };
+  return undefined;
 }
 
 function handle(path: string, fd: number): NetnsHandle {
@@ -68,42 +85,38 @@ function handle(path: string, fd: number): NetnsHandle {
 }
 
 /**
- * Open a netns path (bind mount or /proc/<pid>/ns/net). Absent, or not a network
- * namespace at all (a FIFO, a regular file...) → undefined, logged, so DEL can carry
- * on and release what does not live in the namespace (IPAM, masquerade rules):
- * nothing of ours can be inside something that is not a network namespace.
+ * Open a netns path (a bind mount or /proc/<pid>/ns/net) and visit it once, running
+ * `inside` there (typically: create the socket that works on the pod's side). The
+ * visit is the proof that it is a network namespace: setns refuses anything else.
+ * Throws NetnsError; the caller decides what each reason means for its verb.
  */
-export function tryOpenNetns(path: string): NetnsHandle | undefined {
-  const p = probeNetns(path);
-  if ('missing' in p) return undefined;
-  if ('notNetns' in p) {
-    log.warn(`CNI_NETNS "${path}" is not a network namespace (${p.notNetns}); treating it as gone`);
-    return undefined;
-  }
-  return handle(path, p.fd);
-}
-
-/** Why `path` is not a usable CNI_NETNS (code 4 for ADD/CHECK), or undefined. Absent is left to the caller. */
-export function netnsProblem(path: string): string | undefined {
-  let p: Probe;
+export function openNetns<T>(path: string, inside: () => NotPromise<T>): { ns: NetnsHandle; value: T } {
+  const ns = handle(path, openFile(path));
   try {
-    p = probeNetns(path);
-  } catch {
-    return undefined; // cannot tell (permissions...): the handler's own open reports it
+    return { ns, value: inNetns(ns, inside) };
+  } catch (err) {
+    ns.close();
+    throw err;
   }
-  if ('fd' in p) fs.closeSync(p.fd);
-  return 'notNetns' in p ? `CNI_NETNS "${path}" is not a network namespace: ${p.notNetns}` : undefined;
-}
-
-export function openNetns(path: string): NetnsHandle {
-  // The probe enters and leaves: it is a network namespace before anything is created.
-  const p = probeNetns(path);
-  if ('missing' in p) throw new CniError(Code.Internal, `failed to open netns "${path}": no such file or directory`);
-  if ('notNetns' in p) throw new CniError(Code.InvalidEnv, `CNI_NETNS "${path}" is not a network namespace: ${p.notNetns}`);
-  return handle(path, p.fd);
 }
 
 type NotPromise<T> = T extends PromiseLike<unknown> ? never : T;
+
+let stranded = (msg: string): void => {
+  try {
+    fs.writeSync(2, `fatal: ${msg}\n`);
+  } catch {
+    // nowhere left to say it
+  }
+};
+
+/**
+ * What to say before the process exits when it cannot leave a namespace it entered:
+ * the dispatcher answers the runtime with its one error document.
+ */
+export function onStranded(fn: (msg: string) => void): void {
+  stranded = fn;
+}
 
 /** Run `fn` synchronously with this thread inside `ns`, then return to the original netns. */
 export function inNetns<T>(ns: NetnsHandle, fn: () => NotPromise<T>): T {
@@ -113,20 +126,18 @@ export function inNetns<T>(ns: NetnsHandle, fn: () => NotPromise<T>): T {
     try {
       n.setns(ns.fd, CLONE_NEWNET);
     } catch (err) {
-      throw new CniError(Code.Internal, `"${ns.path}" is not a usable network namespace: ${(err as Error).message}`, undefined, { cause: err });
+      const errno = (err as { errno?: number }).errno;
+      if (errno === EINVAL) throw new NetnsError(ns.path, 'not-netns', 'is not a network namespace: setns(2) refuses it (EINVAL)');
+      throw new NetnsError(ns.path, 'unusable', `is not a usable network namespace: ${(err as Error).message}`);
     }
     try {
       return fn();
     } finally {
       // If this fails the process is stranded in the pod netns; nothing safe can follow.
-      // The runtime still gets its one error document (stdout carries nothing before the
-      // dispatcher's final write), then the process ends at once.
       try {
         n.setns(home, CLONE_NEWNET);
       } catch (err) {
-        const msg = `cannot return to the host network namespace after entering "${ns.path}": ${(err as Error).message}; the call was aborted`;
-        writeAll(1, `${JSON.stringify(new CniError(Code.Internal, msg).toJSON())}\n`);
-        writeAll(2, `fatal: ${msg}\n`);
+        stranded(`cannot return to the host network namespace after entering "${ns.path}": ${(err as Error).message}; the call was aborted`);
         process.exit(70);
       }
     }

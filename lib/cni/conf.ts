@@ -69,7 +69,15 @@ export function parseConf(stdin: Buffer, verb?: Verb): NetConf {
   if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) {
     throw new CniError(Code.DecodeFailure, 'failed to decode the network config: it is not a JSON object');
   }
-  const c = conf as Record<string, unknown>;
+  return checkConf(conf as Record<string, unknown>, verb);
+}
+
+/**
+ * The checks of a decoded config, in the Go skel's order and codes: name and type (7),
+ * cniVersion (7 when missing, 6 when not a version, 1 when unsupported). Also for a
+ * delegate's config handed over in-process, which never was JSON on a stdin.
+ */
+export function checkConf(c: Record<string, unknown>, verb?: Verb): NetConf {
   validateNetworkName(c.name);
   if (typeof c.type !== 'string' || c.type === '') throw new CniError(Code.InvalidConfig, `network "${c.name}": missing plugin "type"`);
   if ((c.cniVersion === undefined || c.cniVersion === '') && verb === 'DEL') {

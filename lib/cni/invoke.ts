@@ -1,12 +1,15 @@
-// Delegation (cni-spec.md §7): find `type` in CNI_PATH, exec it with the caller's
-// environment and CNI_COMMAND overridden, config on stdin. The only other place
-// besides lib/masq.ts that starts processes; always an argv array, never a shell.
+// Delegation (https://github.com/containernetworking/cni/blob/main/SPEC.md#delegated-plugins-ipam):
+// find `type` in CNI_PATH, exec it with the caller's environment and CNI_COMMAND
+// overridden, config on stdin. With lib/exec.ts the only place that starts processes;
+// always an argv array, never a shell. A delegate of this very build is not executed:
+// resolveDelegate hands its spec to the caller, which calls it (lib/cni/skel.callInProcess).
 import * as fs from 'node:fs';
+import { sleepSync } from '../time';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CniError, Code } from './errors';
 import type { Verb } from './types';
-import { dispatch, type PluginSpec } from './skel';
+import type { PluginSpec } from './skel';
 import { isStandalone, sameFile } from '../runtime';
 import { mark } from '../trace';
 
@@ -94,26 +97,20 @@ export function resolveDelegate(type: string, dirs: string[]): DelegateTarget {
 }
 
 /**
- * Run a delegate plugin. Returns the parsed stdout for ADD (and undefined for the
+ * Execute a delegate plugin. Returns the parsed stdout for ADD (and undefined for the
  * other verbs); a failing delegate's error is rethrown with its own code, message
  * and details so the runtime sees exactly what the delegate said.
  */
-export async function delegate(verb: Verb, plugin: string | DelegateTarget, stdin: Buffer | string, opts: DelegateOptions): Promise<unknown> {
-  const { type, file, local } = typeof plugin === 'string' ? resolveDelegate(plugin, opts.path) : plugin;
+export function delegate(verb: Verb, plugin: string | Pick<DelegateTarget, 'type' | 'file'>, stdin: Buffer | string, opts: DelegateOptions): unknown {
+  const { type, file } = typeof plugin === 'string' ? { type: plugin, file: findInPath(plugin, opts.path) } : plugin;
   const env = { ...(opts.env ?? process.env), CNI_COMMAND: verb };
   mark(`${verb}: delegating to ${type}`);
-  if (local) {
-    const input = Buffer.isBuffer(stdin) ? stdin : Buffer.from(stdin);
-    const outcome = await dispatch(local, env, () => input);
-    if (outcome.stderr) process.stderr.write(outcome.stderr);
-    return handleOutput(type, verb, outcome.stdout, outcome.exitCode === 0 ? undefined : `exit status ${outcome.exitCode}`, '');
-  }
   const spawnOpts = { input: stdin, env, maxBuffer: 16 << 20, ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}) };
   let res = spawnSync(file, [], spawnOpts);
   // A binary being replaced under us (an upgrade copying into /opt/cni/bin) fails with
   // ETXTBSY for a moment; the Go invoke retries the same way.
   for (let i = 0; i < 5 && (res.error as NodeJS.ErrnoException | undefined)?.code === 'ETXTBSY'; i++) {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    sleepSync(200);
     res = spawnSync(file, [], spawnOpts);
   }
   if (res.stderr?.length) process.stderr.write(res.stderr);

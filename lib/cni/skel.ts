@@ -7,20 +7,25 @@ import { selfPath } from '../runtime';
 import { mark, now, startRecording } from '../trace';
 import { log } from '../log';
 import { callLogFile, writeCallLog } from '../calllog';
-import { isOwnNetns, netnsProblem } from '../netns';
+import { isOwnNetns, netnsTypeProblem, onStranded } from '../netns';
 import type { CmdArgs, NetConf, Result, Verb } from './types';
 import { SUPPORTED_VERSIONS, convertResult, versionAtLeast } from './version';
-import { parseConf, validateContainerId, validateIfName } from './conf';
+import { checkConf, parseConf, validateContainerId, validateIfName } from './conf';
 import { readStdinSync, stdinIsFinite, writeAll } from './stdio';
 
+/**
+ * A plugin's verbs. Synchronous from start to end: every kernel, file and process call
+ * of a plugin is, so no event loop runs and a plugin of this build can be called from
+ * another in the same process as a plain function (callInProcess).
+ */
 export interface PluginSpec {
   /** Shown on stderr when CNI_COMMAND is unset. */
   about: string;
-  add(args: CmdArgs): Promise<Result>;
-  del(args: CmdArgs): Promise<void>;
-  check(args: CmdArgs): Promise<void>;
-  status(args: CmdArgs): Promise<void>;
-  gc(args: CmdArgs): Promise<void>;
+  add(args: CmdArgs): Result;
+  del(args: CmdArgs): void;
+  check(args: CmdArgs): void;
+  status(args: CmdArgs): void;
+  gc(args: CmdArgs): void;
 }
 
 export interface Outcome {
@@ -59,37 +64,71 @@ function versionOutput(stdin: Buffer | undefined): string {
 }
 
 /** The whole protocol as a function: env + stdin in, stdout/exit code out. */
-export async function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin: () => Buffer): Promise<Outcome> {
+export function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin: () => Buffer): Outcome {
   const t0 = now();
   const seen: Seen = {};
-  const outcome = await dispatchCall(spec, env, readStdin, seen);
-  const file = seen.conf ? callLogFile(seen.conf, env) : env.CNI_COMMAND && env.CNI_COMMAND !== 'VERSION' ? callLogFile(undefined, env) : undefined;
-  if (file) {
-    let error: CniErrorJson | undefined;
-    if (outcome.exitCode !== 0) {
-      try {
-        error = JSON.parse(outcome.stdout) as CniErrorJson;
-      } catch {
-        error = { code: Code.Internal, msg: outcome.stdout.trim() };
-      }
+  const outcome = dispatchCall(spec, env, readStdin, seen);
+  let error: CniErrorJson | undefined;
+  if (outcome.exitCode !== 0) {
+    try {
+      error = JSON.parse(outcome.stdout) as CniErrorJson;
+    } catch {
+      error = { code: Code.Internal, msg: outcome.stdout.trim() };
     }
-    writeCallLog(
-      file,
-      {
-        plugin: typeof seen.conf?.type === 'string' ? seen.conf.type : 'unknown',
-        verb: env.CNI_COMMAND ?? '',
-        network: seen.conf?.name,
-        cniVersion: seen.conf?.cniVersion,
-        containerId: env.CNI_CONTAINERID || undefined,
-        ifName: env.CNI_IFNAME || undefined,
-        netns: env.CNI_NETNS || undefined,
-        ips: seen.result?.ips?.map((ip) => ip.address),
-        error,
-      },
-      t0,
-    );
   }
+  const verb = env.CNI_COMMAND ?? '';
+  if (seen.conf || (verb && verb !== 'VERSION')) recordCall(seen.conf, env, verb, seen.result, error, t0);
   return outcome;
+}
+
+/** One line of the call log, when it is on (the config's `callLog`, else CNI_CALL_LOG). */
+function recordCall(conf: NetConf | undefined, env: NodeJS.ProcessEnv, verb: string, result: Result | undefined, error: CniErrorJson | undefined, t0: number): void {
+  const file = callLogFile(conf, env);
+  if (!file) return;
+  writeCallLog(
+    file,
+    {
+      plugin: typeof conf?.type === 'string' ? conf.type : 'unknown',
+      verb,
+      network: conf?.name,
+      cniVersion: conf?.cniVersion,
+      containerId: env.CNI_CONTAINERID || undefined,
+      ifName: env.CNI_IFNAME || undefined,
+      netns: env.CNI_NETNS || undefined,
+      ips: result?.ips?.map((ip) => ip.address),
+      error,
+    },
+    t0,
+  );
+}
+
+/**
+ * A delegate of this very build, called in this process as the spec's own function
+ * (no second start, no environment or JSON round trip, the result stays typed). `args`
+ * carries the caller's validated attachment and the delegate's config; that config is
+ * checked as the dispatcher checks stdin, and the verb gate applies. The delegate's
+ * errors propagate unchanged, as an executed delegate's would, and it gets its own
+ * line in the call log.
+ */
+export function callInProcess(spec: PluginSpec, verb: Exclude<Verb, 'VERSION'>, args: CmdArgs, env: NodeJS.ProcessEnv = process.env): Result | undefined {
+  const t0 = now();
+  const conf = args.conf;
+  mark(`${verb}: ${conf.type} in this process`);
+  const callEnv = { ...env, CNI_COMMAND: verb, CNI_CONTAINERID: args.containerId, CNI_NETNS: args.netns, CNI_IFNAME: args.ifName };
+  let result: Result | undefined;
+  try {
+    checkConf(conf as Record<string, unknown>, verb);
+    gate(verb, conf.cniVersion);
+    const call = { ...args, command: verb };
+    if (verb === 'ADD') result = spec.add(call);
+    else ({ DEL: spec.del, CHECK: spec.check, GC: spec.gc, STATUS: spec.status } as const)[verb].call(spec, call);
+    recordCall(conf, callEnv, verb, result, undefined, t0);
+    return result;
+  } catch (err) {
+    const e = isCniError(err) ? err : new CniError(Code.Internal, safeText(err), undefined, { cause: err });
+    recordCall(conf, callEnv, verb, undefined, e.toJSON(conf.cniVersion), t0);
+    throw e;
+  }
 }
 
 /** What a call got as far as knowing, for the call log. */
@@ -98,7 +137,7 @@ interface Seen {
   result?: Result;
 }
 
-async function dispatchCall(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin: () => Buffer, seen: Seen): Promise<Outcome> {
+function dispatchCall(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin: () => Buffer, seen: Seen): Outcome {
   const command = env.CNI_COMMAND;
   if (command === undefined || command === '') {
     // A person gets the about text; a runtime (reading stdout) gets a proper code-4 error.
@@ -146,11 +185,12 @@ async function dispatchCall(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin:
     if ((verb === 'ADD' || verb === 'CHECK') && isOwnNetns(netns) && !/^(1|true)$/i.test(env.CNI_NETNS_OVERRIDE ?? '')) {
       throw new CniError(Code.InvalidEnv, `CNI_NETNS "${netns}" is the plugin's own network namespace`);
     }
-    // A FIFO, a regular file, a directory...: refused before the handler creates anything
-    // (and without blocking: see lib/netns.ts). DEL is not checked: it must still release
-    // what lives outside the namespace, and the handler treats a non-namespace as gone.
-    const notNetns = verb === 'ADD' || verb === 'CHECK' ? netnsProblem(netns) : undefined;
-    if (notNetns) throw new CniError(Code.InvalidEnv, notNetns);
+    // A FIFO, a directory, a socket...: refused by its type before the handler creates
+    // anything (and without blocking or entering it: lib/netns.ts); the handler's one
+    // visit proves the rest. DEL is not checked: it must still release what lives outside
+    // the namespace, and the handler treats a non-namespace as gone.
+    const notNetns = verb === 'ADD' || verb === 'CHECK' ? netnsTypeProblem(netns) : undefined;
+    if (notNetns) throw new CniError(Code.InvalidEnv, `CNI_NETNS ${notNetns}`);
     const args: CmdArgs = {
       command: verb,
       containerId: perAttachment ? env.CNI_CONTAINERID! : (env.CNI_CONTAINERID ?? ''),
@@ -162,7 +202,7 @@ async function dispatchCall(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin:
       conf,
     };
     if (verb === 'ADD') {
-      const result = await spec.add(args);
+      const result = spec.add(args);
       seen.result = result;
       mark('ADD: handler done');
       let converted: Record<string, unknown>;
@@ -172,7 +212,7 @@ async function dispatchCall(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin:
         // The attachment exists but cannot be described in this version (a result with
         // no IP in 0.1.0/0.2.0): an ADD that fails must leave nothing, so undo it here.
         try {
-          await spec.del(args);
+          spec.del(args);
         } catch (delErr) {
           log.warn(`undoing the ADD whose result could not be converted failed too: ${safeText(delErr)}`);
         }
@@ -180,13 +220,13 @@ async function dispatchCall(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin:
       }
       return { stdout: JSON.stringify(converted, null, 2) + '\n', stderr: '', exitCode: 0 };
     }
-    const handlers: Record<Exclude<Verb, 'ADD' | 'VERSION'>, (a: CmdArgs) => Promise<void>> = {
+    const handlers: Record<Exclude<Verb, 'ADD' | 'VERSION'>, (a: CmdArgs) => void> = {
       DEL: (a) => spec.del(a),
       CHECK: (a) => spec.check(a),
       GC: (a) => spec.gc(a),
       STATUS: (a) => spec.status(a),
     };
-    await handlers[verb as Exclude<Verb, 'ADD' | 'VERSION'>](args);
+    handlers[verb as Exclude<Verb, 'ADD' | 'VERSION'>](args);
     mark(`${verb}: handler done`);
     return { stdout: '', stderr: '', exitCode: 0 };
   } catch (err) {
@@ -223,14 +263,19 @@ export function splitPath(cniPath: string | undefined): string[] {
 }
 
 /** Entry point of an executable: run, print, exit. */
-export async function runPlugin(spec: PluginSpec): Promise<void> {
+export function runPlugin(spec: PluginSpec): void {
   mark('modules loaded');
+  // Stranded in a pod netns, the process ends at once; the runtime still gets its one document.
+  onStranded((msg) => {
+    writeAll(1, `${JSON.stringify(new CniError(Code.Internal, msg).toJSON())}\n`);
+    writeAll(2, `fatal: ${msg}\n`);
+  });
   const command = process.env.CNI_COMMAND;
   // VERSION must never hang on a stdin that nobody closes (a terminal, an idle pipe).
   const read = command === 'VERSION' && !stdinIsFinite() ? () => Buffer.alloc(0) : readStdinSync;
   let outcome: Outcome;
   try {
-    outcome = await dispatch(spec, process.env, read);
+    outcome = dispatch(spec, process.env, read);
   } catch (err) {
     outcome = { stdout: JSON.stringify(new CniError(Code.Internal, errorText(err)).toJSON()) + '\n', stderr: '', exitCode: 1 };
   }

@@ -1,6 +1,7 @@
 // The plugin's own stdin and stdout, read and written synchronously: there is one
 // config to read and one document to print, and nothing else to do meanwhile.
 import * as fs from 'node:fs';
+import { sleepSync } from '../time';
 import { CniError, Code } from './errors';
 import { MAX_STDIN } from './conf';
 
@@ -17,7 +18,7 @@ export function readStdinSync(): Buffer {
       const code = (err as NodeJS.ErrnoException).code;
       // A non-blocking stdin with nothing in it yet: wait instead of spinning a core.
       if (code === 'EAGAIN') {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+        sleepSync(5);
         continue;
       }
       if (code === 'EOF' || code === 'EBADF') break; // stdin closed or absent: treat as empty
@@ -43,7 +44,7 @@ export function writeAll(fd: number, text: string): boolean {
       off += fs.writeSync(fd, buf, off, buf.length - off);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++spins > 5000) return false;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      sleepSync(1);
     }
   }
   return true;

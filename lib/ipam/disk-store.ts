@@ -14,6 +14,7 @@ import { EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, native } from '../native';
 import { type Owner, type Reservation, type Store, ownerContent } from './store';
 import { BootRecord, fingerprintOf } from './boot';
 import { log } from '../log';
+import { sleepSync } from '../time';
 
 export const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
 /** Scratch files start with a dot, so they never parse as an address. */
@@ -30,8 +31,6 @@ const errnoOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException 
 const ioError = (what: string, e: unknown): CniError =>
   new CniError(Code.Internal, `host-local: ${what}: ${errorText(e)}`, undefined, { cause: e });
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-const sleepSync = (ms: number): void => void Atomics.wait(sleeper, 0, 0, ms);
 
 /**
  * flock(LOCK_EX) with a deadline: poll LOCK_NB with a 1→20 ms backoff instead of

@@ -31,7 +31,7 @@ export function hostLocalNetworkDir(conf: NetConf): string {
 }
 
 /** ADD: one address per range set; an IPAM result (no interfaces, no ips[].interface). */
-export async function ipamAdd(cmd: CmdArgs): Promise<Result> {
+export function ipamAdd(cmd: CmdArgs): Result {
   const conf: IpamConfig = parseIpamConfig(cmd.conf, cmd.args);
   const owner = ownerOf(cmd);
   // Read before taking the lock: a bad path fails the ADD with nothing reserved.
@@ -56,7 +56,7 @@ export async function ipamAdd(cmd: CmdArgs): Promise<Result> {
  * Undo of a failed ADD after host-local served it: release the addresses of `result`
  * (what that ADD reserved) and nothing else the attachment may hold.
  */
-export async function ipamUndoAdd(cmd: CmdArgs, result: Result): Promise<void> {
+export function ipamUndoAdd(cmd: CmdArgs, result: Result): void {
   const conf = parseIpamConfig(cmd.conf, '');
   const owner = ownerOf(cmd);
   const ips = (result.ips ?? []).map((c) => tryParseCidr(c.address)).filter((c): c is NonNullable<typeof c> => c !== undefined);
@@ -64,7 +64,7 @@ export async function ipamUndoAdd(cmd: CmdArgs, result: Result): Promise<void> {
 }
 
 /** DEL: release everything (containerId, ifName) holds in this network; never fails on "nothing held". */
-export async function ipamDel(cmd: CmdArgs): Promise<void> {
+export function ipamDel(cmd: CmdArgs): void {
   // CNI_ARGS only carries static IP requests, irrelevant here: a bad one must not block a DEL.
   const conf = parseIpamConfig(cmd.conf, '');
   const owner = ownerOf(cmd);
@@ -84,7 +84,7 @@ export async function ipamDel(cmd: CmdArgs): Promise<void> {
  * Read-only (cni-spec: CHECK changes nothing): no lock file, no leftover removed, no
  * boot record; why no lock is needed is in disk-read.ts (readReservations).
  */
-export async function ipamCheck(cmd: CmdArgs): Promise<void> {
+export function ipamCheck(cmd: CmdArgs): void {
   const conf = parseIpamConfig(cmd.conf, '');
   const held = ownedBy(readReservations(conf.dataDir, conf.name) ?? [], ownerOf(cmd));
   if (held.length === 0) {
@@ -97,11 +97,11 @@ export async function ipamCheck(cmd: CmdArgs): Promise<void> {
  * `cni.dev/valid-attachments` (or the legacy `cni.dev/attachments`). Without either
  * key, or with `disableGC: true`, nothing is released. See lib/ipam/gc.ts.
  */
-export async function ipamGc(cmd: CmdArgs, whileLocked?: (r: GcReport) => void): Promise<void> {
+export function ipamGc(cmd: CmdArgs, whileLocked?: (r: GcReport) => void): void {
   hostLocalGc(cmd.conf, { whileLocked });
 }
 
 /** STATUS (CNI 1.1): code 50 when the data dir is unusable or a range set is exhausted. See lib/ipam/status.ts. */
-export async function ipamStatus(cmd: CmdArgs): Promise<void> {
+export function ipamStatus(cmd: CmdArgs): void {
   hostLocalStatus(cmd.conf);
 }

@@ -20,9 +20,9 @@ export interface Addr extends Cidr {
 
 const afOf = (f: Family): number => (f === 4 ? AF.INET : AF.INET6);
 
-export async function listAddrs(nl: Nl, opts: { index?: number; family?: Family } = {}): Promise<Addr[]> {
+export function listAddrs(nl: Nl, opts: { index?: number; family?: Family } = {}): Addr[] {
   const family = opts.family ? afOf(opts.family) : AF.UNSPEC;
-  const replies = await nl.dump(RTM.GETADDR, ifaddrmsg({ family, prefixlen: 0, index: 0 }), 'list addresses');
+  const replies = nl.dump(RTM.GETADDR, ifaddrmsg({ family, prefixlen: 0, index: 0 }), 'list addresses');
   const out: Addr[] = [];
   for (const r of replies) {
     const m = parseIfAddrMsg(r);
@@ -42,7 +42,7 @@ export async function listAddrs(nl: Nl, opts: { index?: number; family?: Family 
  * Add `cidr` (host bits kept) to link `index`. EEXIST is thrown for the caller to judge.
  * dad: leave an IPv6 address tentative until the kernel's duplicate address detection ends.
  */
-export async function addAddr(nl: Nl, index: number, cidr: Cidr, what: string, opts: { dad?: boolean } = {}): Promise<void> {
+export function addAddr(nl: Nl, index: number, cidr: Cidr, what: string, opts: { dad?: boolean } = {}): void {
   const bytes = toBytes(cidr);
   const flags = cidr.family === 6 && !opts.dad ? IFA_F.NODAD : 0;
   // IPv4 gets its subnet's broadcast address, as `ip addr add ... brd +` and the
@@ -55,13 +55,13 @@ export async function addAddr(nl: Nl, index: number, cidr: Cidr, what: string, o
     ...brd,
     ...(flags ? [attrU32(IFA.FLAGS, flags)] : []),
   ]);
-  await nl.request(RTM.NEWADDR, payload, NLM_F.CREATE | NLM_F.EXCL, what);
+  nl.request(RTM.NEWADDR, payload, NLM_F.CREATE | NLM_F.EXCL, what);
 }
 
-export async function delAddr(nl: Nl, index: number, cidr: Cidr, what: string): Promise<void> {
+export function delAddr(nl: Nl, index: number, cidr: Cidr, what: string): void {
   const bytes = toBytes(cidr);
   const payload = Buffer.concat([ifaddrmsg({ family: afOf(cidr.family), prefixlen: cidr.prefix, index }), attr(IFA.LOCAL, bytes), attr(IFA.ADDRESS, bytes)]);
-  await nl.request(RTM.DELADDR, payload, 0, what);
+  nl.request(RTM.DELADDR, payload, 0, what);
 }
 
 export const isTentative = (a: Addr): boolean => (a.flags & IFA_F.TENTATIVE) !== 0;

@@ -44,9 +44,9 @@ function parseLink(payload: Buffer): Link {
   };
 }
 
-export async function getLink(nl: Nl, name: string): Promise<Link | undefined> {
+export function getLink(nl: Nl, name: string): Link | undefined {
   try {
-    const [reply] = await nl.request(RTM.GETLINK, Buffer.concat([ifinfomsg({}), attrString(IFLA.IFNAME, name)]), 0, `get link "${name}"`);
+    const [reply] = nl.request(RTM.GETLINK, Buffer.concat([ifinfomsg({}), attrString(IFLA.IFNAME, name)]), 0, `get link "${name}"`);
     return reply ? parseLink(reply) : undefined;
   } catch (err) {
     if (isErrno(err, 'ENODEV')) return undefined;
@@ -54,9 +54,9 @@ export async function getLink(nl: Nl, name: string): Promise<Link | undefined> {
   }
 }
 
-export async function getLinkByIndex(nl: Nl, index: number): Promise<Link | undefined> {
+export function getLinkByIndex(nl: Nl, index: number): Link | undefined {
   try {
-    const [reply] = await nl.request(RTM.GETLINK, ifinfomsg({ index }), 0, `get link #${index}`);
+    const [reply] = nl.request(RTM.GETLINK, ifinfomsg({ index }), 0, `get link #${index}`);
     return reply ? parseLink(reply) : undefined;
   } catch (err) {
     if (isErrno(err, 'ENODEV')) return undefined;
@@ -64,16 +64,16 @@ export async function getLinkByIndex(nl: Nl, index: number): Promise<Link | unde
   }
 }
 
-export async function listLinks(nl: Nl): Promise<Link[]> {
-  return (await nl.dump(RTM.GETLINK, ifinfomsg({}), 'list links')).map(parseLink);
+export function listLinks(nl: Nl): Link[] {
+  return (nl.dump(RTM.GETLINK, ifinfomsg({}), 'list links')).map(parseLink);
 }
 
 /** Create a bridge; EEXIST is the caller's to judge (a parallel ADD may have won). */
-export async function createBridge(nl: Nl, name: string, opts: { mtu?: number; vlanFiltering?: boolean }): Promise<void> {
+export function createBridge(nl: Nl, name: string, opts: { mtu?: number; vlanFiltering?: boolean }): void {
   const data = opts.vlanFiltering ? [nest(IFLA_INFO.DATA, [attrU8(IFLA_BR.VLAN_FILTERING, 1)])] : [];
   const attrs = [attrString(IFLA.IFNAME, name), nest(IFLA.LINKINFO, [attrString(IFLA_INFO.KIND, 'bridge'), ...data])];
   if (opts.mtu) attrs.push(attrU32(IFLA.MTU, opts.mtu));
-  await nl.request(RTM.NEWLINK, Buffer.concat([ifinfomsg({}), ...attrs]), NLM_F.CREATE | NLM_F.EXCL, `create bridge "${name}"`);
+  nl.request(RTM.NEWLINK, Buffer.concat([ifinfomsg({}), ...attrs]), NLM_F.CREATE | NLM_F.EXCL, `create bridge "${name}"`);
 }
 
 export interface VethSpec {
@@ -86,7 +86,7 @@ export interface VethSpec {
 }
 
 /** One request creates both ends: the peer lands in the pod netns already named. */
-export async function createVeth(nl: Nl, v: VethSpec): Promise<void> {
+export function createVeth(nl: Nl, v: VethSpec): void {
   const peerAttrs = [attrString(IFLA.IFNAME, v.peerName)];
   if (v.peerNetnsFd !== undefined) peerAttrs.push(attrU32(IFLA.NET_NS_FD, v.peerNetnsFd));
   if (v.mtu) peerAttrs.push(attrU32(IFLA.MTU, v.mtu));
@@ -95,42 +95,42 @@ export async function createVeth(nl: Nl, v: VethSpec): Promise<void> {
   const peer = attr(VETH_INFO_PEER, Buffer.concat([ifinfomsg({}), ...peerAttrs]), true);
   const attrs = [attrString(IFLA.IFNAME, v.hostName), nest(IFLA.LINKINFO, [attrString(IFLA_INFO.KIND, 'veth'), nest(IFLA_INFO.DATA, [peer])])];
   if (v.mtu) attrs.push(attrU32(IFLA.MTU, v.mtu));
-  await nl.request(RTM.NEWLINK, Buffer.concat([ifinfomsg({}), ...attrs]), NLM_F.CREATE | NLM_F.EXCL, `create veth "${v.hostName}"`);
+  nl.request(RTM.NEWLINK, Buffer.concat([ifinfomsg({}), ...attrs]), NLM_F.CREATE | NLM_F.EXCL, `create veth "${v.hostName}"`);
 }
 
-async function setLinkAttrs(nl: Nl, index: number, msg: { flags?: number; change?: number }, attrs: Buffer[], what: string): Promise<void> {
-  await nl.request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index, ...msg }), ...attrs]), 0, what);
+function setLinkAttrs(nl: Nl, index: number, msg: { flags?: number; change?: number }, attrs: Buffer[], what: string): void {
+  nl.request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index, ...msg }), ...attrs]), 0, what);
 }
 
-export const setUp = (nl: Nl, l: Pick<Link, 'index' | 'name'>): Promise<void> =>
+export const setUp = (nl: Nl, l: Pick<Link, 'index' | 'name'>): void =>
   setLinkAttrs(nl, l.index, { flags: IFF.UP, change: IFF.UP }, [], `set "${l.name}" up`);
 
-export const setPromisc = (nl: Nl, l: Pick<Link, 'index' | 'name'>, on: boolean): Promise<void> =>
+export const setPromisc = (nl: Nl, l: Pick<Link, 'index' | 'name'>, on: boolean): void =>
   setLinkAttrs(nl, l.index, { flags: on ? IFF.PROMISC : 0, change: IFF.PROMISC }, [], `set promisc on "${l.name}"`);
 
-export const setMaster = (nl: Nl, l: Pick<Link, 'index' | 'name'>, master: number, masterName: string): Promise<void> =>
+export const setMaster = (nl: Nl, l: Pick<Link, 'index' | 'name'>, master: number, masterName: string): void =>
   setLinkAttrs(nl, l.index, {}, [attrU32(IFLA.MASTER, master)], `attach "${l.name}" to bridge "${masterName}"`);
 
-export const setMtu = (nl: Nl, l: Pick<Link, 'index' | 'name'>, mtu: number): Promise<void> =>
+export const setMtu = (nl: Nl, l: Pick<Link, 'index' | 'name'>, mtu: number): void =>
   setLinkAttrs(nl, l.index, {}, [attrU32(IFLA.MTU, mtu)], `set MTU ${mtu} on "${l.name}"`);
 
-export const setMac = (nl: Nl, l: Pick<Link, 'index' | 'name'>, mac: Buffer): Promise<void> =>
+export const setMac = (nl: Nl, l: Pick<Link, 'index' | 'name'>, mac: Buffer): void =>
   setLinkAttrs(nl, l.index, {}, [attr(IFLA.ADDRESS, mac)], `set MAC on "${l.name}"`);
 
 /** Bridge-port flags, as `ip link set X type bridge_slave hairpin on isolated on` sends them. */
-export async function setBridgePort(nl: Nl, l: Pick<Link, 'index' | 'name'>, port: { hairpin?: boolean; isolated?: boolean }): Promise<void> {
+export function setBridgePort(nl: Nl, l: Pick<Link, 'index' | 'name'>, port: { hairpin?: boolean; isolated?: boolean }): void {
   const data: Buffer[] = [];
   if (port.hairpin !== undefined) data.push(attrU8(IFLA_BRPORT.MODE, port.hairpin ? 1 : 0));
   if (port.isolated !== undefined) data.push(attrU8(IFLA_BRPORT.ISOLATED, port.isolated ? 1 : 0));
   if (!data.length) return;
   const info = nest(IFLA.LINKINFO, [attrString(IFLA_INFO.SLAVE_KIND, 'bridge'), nest(IFLA_INFO.SLAVE_DATA, data)]);
-  await setLinkAttrs(nl, l.index, {}, [info], `set bridge port flags on "${l.name}"`);
+  setLinkAttrs(nl, l.index, {}, [info], `set bridge port flags on "${l.name}"`);
 }
 
 /** Bridge-port flags as the kernel reports them (AF_BRIDGE dump carries IFLA_PROTINFO). */
-export async function getBridgePort(nl: Nl, index: number): Promise<{ hairpin: boolean; isolated: boolean } | undefined> {
+export function getBridgePort(nl: Nl, index: number): { hairpin: boolean; isolated: boolean } | undefined {
   const IFLA_PROTINFO = 12;
-  const replies = await nl.dump(RTM.GETLINK, ifinfomsg({ family: AF.BRIDGE }), 'list bridge ports');
+  const replies = nl.dump(RTM.GETLINK, ifinfomsg({ family: AF.BRIDGE }), 'list bridge ports');
   for (const r of replies) {
     const m = parseIfInfoMsg(r);
     if (m.index !== index) continue;
@@ -142,10 +142,10 @@ export async function getBridgePort(nl: Nl, index: number): Promise<{ hairpin: b
   return undefined;
 }
 
-export async function delLinkByName(nl: Nl, name: string): Promise<void> {
-  await nl.request(RTM.DELLINK, Buffer.concat([ifinfomsg({}), attrString(IFLA.IFNAME, name)]), 0, `delete link "${name}"`);
+export function delLinkByName(nl: Nl, name: string): void {
+  nl.request(RTM.DELLINK, Buffer.concat([ifinfomsg({}), attrString(IFLA.IFNAME, name)]), 0, `delete link "${name}"`);
 }
 
-export async function delLink(nl: Nl, l: Pick<Link, 'index' | 'name'>): Promise<void> {
-  await nl.request(RTM.DELLINK, ifinfomsg({ index: l.index }), 0, `delete link "${l.name}"`);
+export function delLink(nl: Nl, l: Pick<Link, 'index' | 'name'>): void {
+  nl.request(RTM.DELLINK, ifinfomsg({ index: l.index }), 0, `delete link "${l.name}"`);
 }

@@ -30,7 +30,7 @@ export interface KernelRoute {
   type: number;
 }
 
-export async function addRoute(nl: Nl, r: RouteSpec, what: string): Promise<void> {
+export function addRoute(nl: Nl, r: RouteSpec, what: string): void {
   const family = r.dst.family === 4 ? AF.INET : AF.INET6;
   const table = r.table ?? RT_TABLE_MAIN;
   const scope = r.scope ?? (r.gw ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK);
@@ -44,12 +44,12 @@ export async function addRoute(nl: Nl, r: RouteSpec, what: string): Promise<void
   if (r.advmss) metrics.push(attrU32(RTAX.ADVMSS, r.advmss));
   if (metrics.length) attrs.push(nest(RTA.METRICS, metrics));
   const msg = rtmsg({ family, dstLen: r.dst.prefix, table: table > 255 ? 0 : table, protocol: RTPROT_BOOT, scope, type: RTN_UNICAST });
-  await nl.request(RTM.NEWROUTE, Buffer.concat([msg, ...attrs]), NLM_F.CREATE, what);
+  nl.request(RTM.NEWROUTE, Buffer.concat([msg, ...attrs]), NLM_F.CREATE, what);
 }
 
-export async function listRoutes(nl: Nl, family: 4 | 6): Promise<KernelRoute[]> {
+export function listRoutes(nl: Nl, family: 4 | 6): KernelRoute[] {
   const af = family === 4 ? AF.INET : AF.INET6;
-  const replies = await nl.dump(RTM.GETROUTE, rtmsg({ family: af, dstLen: 0 }), 'list routes');
+  const replies = nl.dump(RTM.GETROUTE, rtmsg({ family: af, dstLen: 0 }), 'list routes');
   return replies.map((p) => {
     const m = parseRtMsg(p);
     const dst = m.attrs.get(RTA.DST);

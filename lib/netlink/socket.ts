@@ -10,7 +10,6 @@
 // Bun; tests keep the package as an oracle for the codec.
 import * as os from 'node:os';
 import { native } from '../native';
-import { inNetns, type NetnsHandle } from '../netns';
 import { NLM_F, parseAttrs, readString } from './attrs';
 import { timed } from '../trace';
 
@@ -42,9 +41,9 @@ export const isErrno = (err: unknown, code: string): boolean => err instanceof N
 
 export interface Nl {
   /** Send one request and wait for its ACK (or its reply, when the kernel sends one). Payloads of replies are returned. */
-  request(type: number, payload: Buffer, flags: number, what: string): Promise<Buffer[]>;
+  request(type: number, payload: Buffer, flags: number, what: string): Buffer[];
   /** A dump: every reply payload. */
-  dump(type: number, payload: Buffer, what: string): Promise<Buffer[]>;
+  dump(type: number, payload: Buffer, what: string): Buffer[];
   close(): void;
 }
 
@@ -101,11 +100,11 @@ class SyncSocket implements Nl {
     }
   }
 
-  async request(type: number, payload: Buffer, flags: number, what: string): Promise<Buffer[]> {
+  request(type: number, payload: Buffer, flags: number, what: string): Buffer[] {
     return timed('netlink', () => this.exchange(type, payload, flags, what));
   }
 
-  async dump(type: number, payload: Buffer, what: string): Promise<Buffer[]> {
+  dump(type: number, payload: Buffer, what: string): Buffer[] {
     for (let attempt = 0; ; attempt++) {
       try {
         return timed('netlink', () => this.exchange(type, payload, NLM_F.DUMP, what));
@@ -122,12 +121,10 @@ class SyncSocket implements Nl {
 
 class DumpInterrupted extends Error {}
 
-/** A socket in this thread's current netns (the host). */
+/**
+ * A socket in this thread's current netns, bound to it for its whole life: the host's,
+ * or, opened inside lib/netns.openNetns's visit, the pod's.
+ */
 export function openSocket(): Nl {
   return new SyncSocket(native().nlOpen());
-}
-
-/** A socket bound to `ns` for its whole life: created while the thread is inside it. */
-export function openSocketIn(ns: NetnsHandle): Nl {
-  return inNetns(ns, () => new SyncSocket(native().nlOpen()));
 }

@@ -2,8 +2,7 @@
 // `bridge vlan add/del/show` does it: RTM_SETLINK / RTM_DELLINK with family
 // AF_BRIDGE and IFLA_AF_SPEC { IFLA_BRIDGE_FLAGS, IFLA_BRIDGE_VLAN_INFO... }.
 // A kernel built without CONFIG_BRIDGE_VLAN_FILTERING answers EOPNOTSUPP to all
-// of it; callers report that as the reference does ("operation not supported").
-import { CniError, Code, errorText } from '../cni/errors';
+// of it (isNotSupported); the caller decides what to tell.
 import { AF, RTM, attr, ifinfomsg, nest, parseIfInfoMsg } from './attrs';
 import type { Link } from './link';
 import { isErrno, type Nl } from './socket';
@@ -120,12 +119,12 @@ export function parseVlanInfos(afSpec: Buffer): PortVlan[] {
 }
 
 /** The vlans of every bridge port, by ifindex (empty where the kernel has no vlan filtering). */
-export async function listBridgeVlans(nl: Nl): Promise<Map<number, PortVlan[]>> {
+export function listBridgeVlans(nl: Nl): Map<number, PortVlan[]> {
   const ext = Buffer.alloc(4);
   ext.writeUInt32LE(RTEXT_FILTER_BRVLAN_COMPRESSED, 0);
   const req = Buffer.concat([ifinfomsg({ family: AF.BRIDGE }), attr(IFLA_EXT_MASK, ext)]);
   const out = new Map<number, PortVlan[]>();
-  for (const reply of await nl.dump(RTM.GETLINK, req, 'list bridge vlans')) {
+  for (const reply of nl.dump(RTM.GETLINK, req, 'list bridge vlans')) {
     const m = parseIfInfoMsg(reply);
     const spec = m.attrs.get(IFLA_AF_SPEC);
     if (spec) out.set(m.index, [...(out.get(m.index) ?? []), ...parseVlanInfos(spec)]);
@@ -133,83 +132,18 @@ export async function listBridgeVlans(nl: Nl): Promise<Map<number, PortVlan[]>> 
   return out;
 }
 
-export async function listPortVlans(nl: Nl, index: number): Promise<PortVlan[]> {
-  return (await listBridgeVlans(nl)).get(index) ?? [];
+export function listPortVlans(nl: Nl, index: number): PortVlan[] {
+  return (listBridgeVlans(nl)).get(index) ?? [];
 }
 
-export async function addPortVlans(nl: Nl, port: Pick<Link, 'index' | 'name'>, specs: readonly VlanSpec[]): Promise<void> {
-  if (specs.length) await nl.request(RTM.SETLINK, vlanRequest(port.index, specs), 0, `add vlans to "${port.name}"`);
+export function addPortVlans(nl: Nl, port: Pick<Link, 'index' | 'name'>, specs: readonly VlanSpec[]): void {
+  if (specs.length) nl.request(RTM.SETLINK, vlanRequest(port.index, specs), 0, `add vlans to "${port.name}"`);
 }
 
-export async function delPortVlans(nl: Nl, port: Pick<Link, 'index' | 'name'>, vids: Iterable<number>): Promise<void> {
+export function delPortVlans(nl: Nl, port: Pick<Link, 'index' | 'name'>, vids: Iterable<number>): void {
   const specs = toRuns(vids).map(([vid, endVid]) => ({ vid, endVid }));
-  if (specs.length) await nl.request(RTM.DELLINK, vlanRequest(port.index, specs), 0, `remove vlans from "${port.name}"`);
+  if (specs.length) nl.request(RTM.DELLINK, vlanRequest(port.index, specs), 0, `remove vlans from "${port.name}"`);
 }
-
-export interface PortVlanConfig {
-  /** PVID + egress untagged (an access port, or the native vlan of a trunk); 0 = none */
-  vlan: number;
-  /** tagged vids (a trunk) */
-  trunk: readonly number[];
-  /** keep whatever the kernel put on the new port (the bridge's default PVID, normally 1) */
-  preserveDefaultVlan: boolean;
-}
-
-/**
- * What the reference does to a new port, as a plan: drop the kernel-assigned
- * default vid unless asked to keep it; `vlan` as PVID+untagged (an access port, or
- * the native vlan of a trunk); a trunk without `vlan` gets vid 1 as its native vlan
- * so untagged frames keep flowing as before; trunk vids tagged.
- * The native vlan is left out of the tagged vids: the kernel lets a later entry for
- * the same vid replace its flags, so the reference, adding the trunk after the vlan,
- * leaves a native vlan that is also in the trunk tagged and without PVID.
- */
-export function planPortVlans(c: PortVlanConfig): { removeExisting: boolean; add: VlanSpec[] } {
-  const used = c.vlan !== 0 || c.trunk.length > 0;
-  const native = c.vlan !== 0 ? c.vlan : c.trunk.length > 0 ? 1 : 0;
-  const add: VlanSpec[] = native ? [{ vid: native, pvid: true, untagged: true }] : [];
-  for (const [vid, endVid] of toRuns(c.trunk.filter((v) => v !== native))) add.push(endVid === vid ? { vid } : { vid, endVid });
-  return { removeExisting: used && !c.preserveDefaultVlan, add };
-}
-
-/** The operator's next step when the kernel cannot filter vlans at all. */
-export const NO_VLAN_FILTERING_HINT =
-  'this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING is off): remove "vlan"/"vlanTrunk" from the network config or use a kernel built with it';
 
 /** EOPNOTSUPP; Node names errno 95 ENOTSUP (the same number on Linux), so accept both names. */
 export const isNotSupported = (err: unknown): boolean => isErrno(err, 'EOPNOTSUPP') || isErrno(err, 'ENOTSUP');
-
-const failure = (what: string, err: unknown): CniError =>
-  new CniError(Code.Internal, `${what}: ${errorText(err)}`, isNotSupported(err) ? NO_VLAN_FILTERING_HINT : undefined);
-
-/** Apply planPortVlans to `port`; messages carry the reference's wording. */
-export async function configurePortVlans(nl: Nl, port: Pick<Link, 'index' | 'name'>, c: PortVlanConfig): Promise<void> {
-  const plan = planPortVlans(c);
-  if (plan.removeExisting) {
-    try {
-      await delPortVlans(nl, port, (await listPortVlans(nl, port.index)).map((v) => v.vid));
-    } catch (err) {
-      throw failure(`failed to remove default vlan on interface "${port.name}"`, err);
-    }
-  }
-  try {
-    await addPortVlans(nl, port, plan.add);
-  } catch (err) {
-    throw failure(`failed to setup vlan tag on interface "${port.name}"`, err);
-  }
-}
-
-/** CHECK: how the port's vlans differ from what planPortVlans puts there (empty when they match). */
-export function portVlanProblems(have: readonly PortVlan[], c: PortVlanConfig): string[] {
-  const byVid = new Map(have.map((v) => [v.vid, v]));
-  const problems: string[] = [];
-  for (const spec of planPortVlans(c).add) {
-    for (let vid = spec.vid; vid <= (spec.endVid ?? spec.vid); vid++) {
-      const got = byVid.get(vid);
-      const want = `${spec.pvid ? ' PVID' : ''}${spec.untagged ? ' untagged' : ' tagged'}`;
-      if (!got) problems.push(`vlan ${vid} is missing`);
-      else if (got.pvid !== !!spec.pvid || got.untagged !== !!spec.untagged) problems.push(`vlan ${vid} is not${want}`);
-    }
-  }
-  return problems;
-}

@@ -15,36 +15,37 @@ import { RTN_UNICAST } from '../../lib/netlink/attrs';
 import { getBridgePort, getLink, getLinkByIndex, listLinks, type Link } from '../../lib/netlink/link';
 import { type KernelRoute, listRoutes } from '../../lib/netlink/route';
 import type { Nl } from '../../lib/netlink/socket';
-import { listPortVlans, portVlanProblems } from '../../lib/netlink/vlan';
+import { listPortVlans } from '../../lib/netlink/vlan';
+import { portVlanProblems } from './vlan';
 import { sameNetns } from '../../lib/netns';
 import { spoofCheckProblems } from '../../lib/nft/spoofcheck';
 import { type BridgeConf, parseBridgeConf } from './config';
 import { runIpam } from './ipam';
 import { type PodRoute, familyGateways, planRoutes } from './plan';
-import { openBothSides } from './sides';
+import { openSides } from './sides';
 
 const fail = (msg: string): CniError => new CniError(Code.Internal, msg);
 
-export async function check(cmd: CmdArgs): Promise<void> {
+export function check(cmd: CmdArgs): void {
   const conf = parseBridgeConf(cmd.conf, cmd.args);
-  if (conf.ipamType) await runIpam('CHECK', conf.ipamType, cmd);
+  if (conf.ipamType) runIpam('CHECK', conf.ipamType, cmd);
   if (cmd.conf.prevResult === undefined) throw new CniError(Code.InvalidConfig, 'Required prevResult missing');
   const prev = parseResult(cmd.conf.prevResult, cmd.conf.cniVersion);
   const { brIf, podIf, podIps } = expectedInterfaces(prev, conf, cmd);
-  const { host, pod, close } = openBothSides(cmd.netns);
+  const { host, pod, close } = openSides(cmd.netns);
   try {
-    const br = await checkBridge(host, conf, brIf);
-    const link = await checkPodInterface(pod, cmd, podIf);
-    const peer = await checkHostVeth(host, link, br, prev, cmd);
-    await checkPort(host, peer, conf);
+    const br = checkBridge(host, conf, brIf);
+    const link = checkPodInterface(pod, cmd, podIf);
+    const peer = checkHostVeth(host, link, br, prev, cmd);
+    checkPort(host, peer, conf);
     if (conf.macSpoofChk && link.mac) {
       const problems = spoofCheckProblems({ containerId: cmd.containerId, ifName: cmd.ifName, hostIface: peer.name, mac: link.mac });
       if (problems.length) throw fail(`macspoofchk for "${cmd.ifName}": ${problems.join('; ')}`);
     }
     const routes = new PodRoutes(pod);
-    await checkAddresses(pod, link, podIps, routes, cmd);
+    checkAddresses(pod, link, podIps, routes, cmd);
     // Routes go via the family's gateway when prevResult names none, as ADD put them.
-    for (const r of planRoutes(prev.routes ?? [], familyGateways(podIps))) await checkRoute(routes, r, cmd.netns);
+    for (const r of planRoutes(prev.routes ?? [], familyGateways(podIps))) checkRoute(routes, r, cmd.netns);
   } finally {
     close();
   }
@@ -74,11 +75,11 @@ function expectedInterfaces(prev: Result, conf: BridgeConf, cmd: CmdArgs): { brI
   return { brIf, podIf, podIps };
 }
 
-async function checkBridge(host: Nl, conf: BridgeConf, brIf: Interface): Promise<Link> {
-  const br = await getLink(host, conf.bridge);
+function checkBridge(host: Nl, conf: BridgeConf, brIf: Interface): Link {
+  const br = getLink(host, conf.bridge);
   if (!br) throw fail(`bridge "${conf.bridge}" does not exist`);
   if (br.kind !== 'bridge') throw fail(`"${conf.bridge}" is not a bridge`);
-  if (brIf.mac && br.mac && brIf.mac.toLowerCase() !== br.mac && !(await followsItsPorts(host, br))) {
+  if (brIf.mac && br.mac && brIf.mac.toLowerCase() !== br.mac && !(followsItsPorts(host, br))) {
     throw fail(`bridge "${br.name}" has MAC ${br.mac}, prevResult says ${brIf.mac}`);
   }
   // One way only: ADD turns promisc on for promiscMode and never off (nor does upstream's
@@ -95,12 +96,12 @@ async function checkBridge(host: Nl, conf: BridgeConf, brIf: Interface): Promise
  * A gateway bridge has its MAC pinned (ensureGatewayAddrs; upstream's ensureAddr), so a
  * change there is reported.
  */
-async function followsItsPorts(host: Nl, br: Link): Promise<boolean> {
-  return (await listLinks(host)).some((l) => l.master === br.index && l.mac === br.mac);
+function followsItsPorts(host: Nl, br: Link): boolean {
+  return (listLinks(host)).some((l) => l.master === br.index && l.mac === br.mac);
 }
 
-async function checkPodInterface(pod: Nl, cmd: CmdArgs, podIf: Interface): Promise<Link> {
-  const link = await getLink(pod, cmd.ifName);
+function checkPodInterface(pod: Nl, cmd: CmdArgs, podIf: Interface): Link {
+  const link = getLink(pod, cmd.ifName);
   if (!link) throw fail(`"${cmd.ifName}" does not exist in ${cmd.netns}`);
   if (link.kind !== 'veth') throw fail(`"${cmd.ifName}" in ${cmd.netns} is a ${link.kind ?? 'unknown device'}, not a veth`);
   if (podIf.mac && link.mac && podIf.mac.toLowerCase() !== link.mac) {
@@ -115,8 +116,8 @@ async function checkPodInterface(pod: Nl, cmd: CmdArgs, podIf: Interface): Promi
  * udev's MACAddressPolicy may change it after ADD returns (plugins#805, PR #808), and
  * the pod's traffic never uses it.
  */
-async function checkHostVeth(host: Nl, link: Link, br: Link, prev: Result, cmd: CmdArgs): Promise<Link> {
-  const peer = link.peerIndex !== undefined ? await getLinkByIndex(host, link.peerIndex) : undefined;
+function checkHostVeth(host: Nl, link: Link, br: Link, prev: Result, cmd: CmdArgs): Link {
+  const peer = link.peerIndex !== undefined ? getLinkByIndex(host, link.peerIndex) : undefined;
   if (!peer || peer.kind !== 'veth' || peer.peerIndex !== link.index) throw fail(`the host end of "${cmd.ifName}" is missing`);
   if (!(prev.interfaces ?? []).some((i) => i.name === peer.name && !i.sandbox)) {
     throw fail(`host veth "${peer.name}", the peer of "${cmd.ifName}", is not in prevResult`);
@@ -126,29 +127,29 @@ async function checkHostVeth(host: Nl, link: Link, br: Link, prev: Result, cmd: 
 }
 
 /** The port flags and vlans ADD set. Flags are checked one way: kubelet may set hairpin itself. */
-async function checkPort(host: Nl, peer: Link, conf: BridgeConf): Promise<void> {
+function checkPort(host: Nl, peer: Link, conf: BridgeConf): void {
   if (conf.hairpinMode || conf.portIsolation) {
-    const port = await getBridgePort(host, peer.index);
+    const port = getBridgePort(host, peer.index);
     if (conf.hairpinMode && !port?.hairpin) throw fail(`bridge port "${peer.name}" has hairpin off, and hairpinMode is true`);
     if (conf.portIsolation && !port?.isolated) throw fail(`bridge port "${peer.name}" is not isolated, and portIsolation is true`);
   }
   if (conf.vlan !== 0 || conf.vlanTrunk.length) {
     const vlanCfg = { vlan: conf.vlan, trunk: conf.vlanTrunk, preserveDefaultVlan: conf.preserveDefaultVlan };
-    const problems = portVlanProblems(await listPortVlans(host, peer.index), vlanCfg);
+    const problems = portVlanProblems(listPortVlans(host, peer.index), vlanCfg);
     if (problems.length) throw fail(`bridge port "${peer.name}": ${problems.join('; ')}`);
   }
 }
 
 /** Each address on the pod interface, and (as upstream) a route to its subnet. */
-async function checkAddresses(pod: Nl, link: Link, ips: IPConfig[], routes: PodRoutes, cmd: CmdArgs): Promise<void> {
-  const have = await listAddrs(pod, { index: link.index });
+function checkAddresses(pod: Nl, link: Link, ips: IPConfig[], routes: PodRoutes, cmd: CmdArgs): void {
+  const have = listAddrs(pod, { index: link.index });
   for (const ip of ips) {
     const want = tryParseCidr(ip.address);
     if (!want) throw new CniError(Code.InvalidConfig, `prevResult has an invalid address "${ip.address}"`);
     if (!have.some((a) => sameIP(a, want) && a.prefix === want.prefix)) throw fail(`"${cmd.ifName}" lacks address ${ip.address}`);
     // The kernel adds no subnet route for a full-length prefix.
     const net = networkOf(want);
-    if (want.prefix < bits(want.family) && !(await routes.to(net)).length) {
+    if (want.prefix < bits(want.family) && !(routes.to(net)).length) {
       throw fail(`the route to ${formatCidr(net)}, the subnet of ${ip.address} on "${cmd.ifName}", is missing in ${cmd.netns}`);
     }
   }
@@ -159,8 +160,8 @@ async function checkAddresses(pod: Nl, link: Link, ips: IPConfig[], routes: PodR
  * table it names. Without a table any table will do: a later plugin (sbr) may move the
  * pod's routes to a table of its own.
  */
-async function checkRoute(routes: PodRoutes, r: PodRoute, netns: string): Promise<void> {
-  const same = (await routes.to(r.dst)).filter((k) => (r.table === undefined || k.table === r.table) && (r.priority === undefined || k.priority === r.priority));
+function checkRoute(routes: PodRoutes, r: PodRoute, netns: string): void {
+  const same = (routes.to(r.dst)).filter((k) => (r.table === undefined || k.table === r.table) && (r.priority === undefined || k.priority === r.priority));
   const want = r.gw;
   if (same.some((k) => (want ? gateways(k).some((g) => sameIP(g, want)) : gateways(k).length === 0))) return;
   const what = `route ${formatCidr(r.dst)}${want ? ` via ${formatIP(want)}` : ''}${r.table !== undefined ? ` (table ${r.table})` : ''}`;
@@ -176,10 +177,10 @@ class PodRoutes {
   private readonly byFamily = new Map<Family, KernelRoute[]>();
   constructor(private readonly pod: Nl) {}
 
-  async to(dst: Cidr): Promise<KernelRoute[]> {
+  to(dst: Cidr): KernelRoute[] {
     let all = this.byFamily.get(dst.family);
     if (!all) {
-      all = (await listRoutes(this.pod, dst.family)).filter((k) => k.type === RTN_UNICAST);
+      all = (listRoutes(this.pod, dst.family)).filter((k) => k.type === RTN_UNICAST);
       this.byFamily.set(dst.family, all);
     }
     return all.filter((k) => k.dst.prefix === dst.prefix && sameIP(k.dst, dst));

@@ -75,19 +75,19 @@ export const provenBy = (records: GatewayRecord[], link: Pick<Link, 'name' | 'in
  * message. The first address pins the bridge MAC, or a Linux bridge keeps adopting the
  * lowest port MAC as pods come and go (containernetworking/cni#285).
  */
-export async function ensureGatewayAddrs(
+export function ensureGatewayAddrs(
   nl: Nl,
   link: Link,
   want: Cidr[],
   opts: { forceAddress: boolean; network: string; records?: GatewayRecords; what?: string },
-): Promise<void> {
+): void {
   const bootId = currentBootId();
   const records = opts.records?.read() ?? [];
   const made: GatewayRecord[] = [];
   const replaced = new Set<string>();
   let added = false;
   for (const w of want) {
-    const existing = (await listAddrs(nl, { index: link.index, family: w.family })).filter((a) => a.scope === 0);
+    const existing = (listAddrs(nl, { index: link.index, family: w.family })).filter((a) => a.scope === 0);
     if (existing.some((a) => sameIP(a, w) && a.prefix === w.prefix)) continue;
     for (const c of existing.filter((a) => w.family === 4 || overlaps(a, w))) {
       const ours = provenBy(records, link, c, bootId);
@@ -97,7 +97,7 @@ export async function ensureGatewayAddrs(
       if (ours) log.warn(`"${link.name}" holds ${formatCidr(c)}, the gateway network "${opts.network}" set before its subnet changed; replacing it with ${formatCidr(w)}`);
       else log.info(`removing ${formatCidr(c)} from "${link.name}" (forceAddress) to add ${formatCidr(w)}`);
       try {
-        await delAddr(nl, link.index, c, `remove ${formatCidr(c)} from "${link.name}"`);
+        delAddr(nl, link.index, c, `remove ${formatCidr(c)} from "${link.name}"`);
       } catch (err) {
         // A parallel ADD of this network replaced it first.
         if (!isErrno(err, 'EADDRNOTAVAIL') && !isErrno(err, 'ENOENT')) throw err;
@@ -105,20 +105,20 @@ export async function ensureGatewayAddrs(
       replaced.add(formatCidr(c));
     }
     try {
-      await addAddr(nl, link.index, w, `add ${formatCidr(w)} to "${link.name}"`);
+      addAddr(nl, link.index, w, `add ${formatCidr(w)} to "${link.name}"`);
     } catch (err) {
       // Parallel first ADDs race to add the same gateway (plugins PR #366); the winner records it.
       if (isErrno(err, 'EEXIST')) continue;
       throw new CniError(Code.Internal, `could not add IP address ${formatCidr(w)} to "${link.name}": ${errorText(err)}`);
     }
     added = true;
-    const a = (await listAddrs(nl, { index: link.index, family: w.family })).find((x) => sameIP(x, w) && x.prefix === w.prefix);
+    const a = (listAddrs(nl, { index: link.index, family: w.family })).find((x) => sameIP(x, w) && x.prefix === w.prefix);
     if (bootId && a?.created !== undefined) made.push({ link: link.name, index: link.index, bootId, address: formatCidr(w), created: a.created });
   }
   if (added) {
-    const now = await getLink(nl, link.name);
+    const now = getLink(nl, link.name);
     const mac = now?.mac ? parseMac(now.mac) : undefined;
-    if (now && mac) await setMac(nl, now, mac);
+    if (now && mac) setMac(nl, now, mac);
   }
   if (opts.records && made.length > 0) record(opts.records, made, replaced);
 }

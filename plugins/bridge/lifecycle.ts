@@ -23,7 +23,7 @@ import { runIpam } from './ipam';
  * A missing bridge is fine (ADD creates it); a link of that name that is not a
  * bridge is not (every ADD would fail on it).
  */
-export async function bridgeStatus(cmd: CmdArgs): Promise<void> {
+export function bridgeStatus(cmd: CmdArgs): void {
   const conf = parseBridgeConf(cmd.conf, cmd.args);
   let nl;
   try {
@@ -32,7 +32,7 @@ export async function bridgeStatus(cmd: CmdArgs): Promise<void> {
     throw new CniError(Code.NotAvailable, `cannot open a netlink socket to inspect bridge "${conf.bridge}": ${errorText(e)}`);
   }
   try {
-    const link = await getLink(nl, conf.bridge);
+    const link = getLink(nl, conf.bridge);
     if (link && link.kind !== 'bridge') {
       throw new CniError(
         Code.NotAvailable,
@@ -46,8 +46,8 @@ export async function bridgeStatus(cmd: CmdArgs): Promise<void> {
   } finally {
     nl.close();
   }
-  if (conf.ipamType === 'host-local') await ipamStatus(cmd);
-  else if (conf.ipamType) await runIpam('STATUS', conf.ipamType, cmd);
+  if (conf.ipamType === 'host-local') ipamStatus(cmd);
+  else if (conf.ipamType) runIpam('STATUS', conf.ipamType, cmd);
 }
 
 /**
@@ -69,7 +69,7 @@ function delegateGcArgs(cmd: CmdArgs, list: unknown): CmdArgs {
  * past failures and throws one error listing them all. No list at all, or
  * `disableGC: true`: nothing is done.
  */
-export async function bridgeGc(cmd: CmdArgs): Promise<void> {
+export function bridgeGc(cmd: CmdArgs): void {
   const conf = parseBridgeConf(cmd.conf, cmd.args);
   if (gcDisabled(cmd.conf)) {
     log.info(`GC: network "${conf.name}" has disableGC set; nothing done`);
@@ -115,7 +115,7 @@ export async function bridgeGc(cmd: CmdArgs): Promise<void> {
     // keeping those of attachments reserved after this GC began. A lock that cannot be
     // had leaves the rules alone: an ADD is holding it.
     try {
-      await ipamGc(cmd, (r) => rulesGc([...valid.attachments, ...r.young]));
+      ipamGc(cmd, (r) => rulesGc([...valid.attachments, ...r.young]));
     } catch (e) {
       fail('host-local GC', e);
     }
@@ -123,7 +123,7 @@ export async function bridgeGc(cmd: CmdArgs): Promise<void> {
     rulesGc(valid.attachments);
     if (conf.ipamType) {
       try {
-        await runIpam('GC', conf.ipamType, delegateGcArgs(cmd, cmd.conf[valid.key]));
+        runIpam('GC', conf.ipamType, delegateGcArgs(cmd, cmd.conf[valid.key]));
       } catch (e) {
         fail(`IPAM "${conf.ipamType}" GC`, e);
       }

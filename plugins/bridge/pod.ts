@@ -6,7 +6,8 @@ import { CniError, Code, errorText } from '../../lib/cni/errors';
 import { formatIP, type Cidr } from '../../lib/ip';
 import { log } from '../../lib/log';
 import { isDadFailed, isTentative, listAddrs, type Addr } from '../../lib/netlink/addr';
-import { addPodAddrs, addPodRoutes } from '../../lib/netlink/apply';
+import { addPodAddrs, addPodRoutes } from './veth';
+import { sleepSync } from '../../lib/time';
 import { getLinkByIndex, type Link } from '../../lib/netlink/link';
 import type { RouteSpec } from '../../lib/netlink/route';
 import type { Nl } from '../../lib/netlink/socket';
@@ -76,8 +77,8 @@ export function applyPodSysctls(steps: readonly PodSysctl[], io: SysctlIo = proc
 
 /** What the DAD wait looks at: the interface's IPv6 addresses, and whether it is oper-up. */
 export interface DadProbe {
-  addrs(): Promise<Addr[]>;
-  operUp(): Promise<boolean>;
+  addrs(): Addr[];
+  operUp(): boolean;
 }
 
 /** The reference's budget (ipam_linux.go dadSettleTimeout) and poll interval (ip.SETTLE_INTERVAL). */
@@ -89,10 +90,10 @@ export const DAD_SETTLE = { budgetMs: 5000, intervalMs: 50 };
  * when the budget is spent fail only on an oper-up link (without carrier DAD never
  * ends, and the reference lets that pass).
  */
-export async function settleDad(probe: DadProbe, ifName: string, opts = DAD_SETTLE): Promise<void> {
+export function settleDad(probe: DadProbe, ifName: string, opts = DAD_SETTLE): void {
   const deadline = Date.now() + opts.budgetMs;
   for (;;) {
-    const addrs = await probe.addrs();
+    const addrs = probe.addrs();
     const failed = addrs.find(isDadFailed);
     if (failed) {
       throw new CniError(
@@ -103,11 +104,11 @@ export async function settleDad(probe: DadProbe, ifName: string, opts = DAD_SETT
     const tentative = addrs.filter(isTentative);
     if (!tentative.length) return;
     if (Date.now() >= deadline) {
-      if (!(await probe.operUp())) return;
+      if (!(probe.operUp())) return;
       const list = tentative.map((a) => formatIP(a)).join(', ');
       throw new CniError(Code.Internal, `failed to settle addresses for "${ifName}": ${list} still tentative after ${opts.budgetMs / 1000} s of duplicate address detection`);
     }
-    await new Promise((r) => setTimeout(r, opts.intervalMs));
+    sleepSync(opts.intervalMs);
   }
 }
 
@@ -120,21 +121,21 @@ export interface PodSetup {
   enableDad: boolean;
 }
 
-export async function configurePod(pod: Nl, ns: NetnsHandle, c: PodSetup): Promise<Link> {
+export function configurePod(pod: Nl, ns: NetnsHandle, c: PodSetup): Link {
   inNetns(ns, () => applyPodSysctls(planPodSysctls(c.ifName, c)));
   // Without enabledad the addresses are added nodad and nothing waits: DAD on a pod
   // veth costs seconds per pod (https://github.com/containernetworking/plugins/issues/680).
-  const link = await addPodAddrs(pod, ns, { ifName: c.ifName, podIndex: c.podIndex, addresses: c.addresses, dad: c.enableDad });
+  const link = addPodAddrs(pod, ns, { ifName: c.ifName, podIndex: c.podIndex, addresses: c.addresses, dad: c.enableDad });
   if (c.enableDad && c.hasIPv6) {
     // Before the routes, as the reference: a duplicate fails the ADD before anything routes through it.
-    await settleDad(
+    settleDad(
       {
         addrs: () => listAddrs(pod, { index: c.podIndex, family: 6 }),
-        operUp: async () => (await getLinkByIndex(pod, c.podIndex))?.operState === 'up',
+        operUp: () => (getLinkByIndex(pod, c.podIndex))?.operState === 'up',
       },
       c.ifName,
     );
   }
-  await addPodRoutes(pod, c);
+  addPodRoutes(pod, c);
   return link;
 }

@@ -1,9 +1,10 @@
-// The flannel verbs. Each one: flannel config → (subnet.env) → delegate config →
-// exec the delegate (bridge by default). The saved config in dataDir ties an ADD to
-// its DEL and CHECK, so those never depend on flanneld being up.
+// The flannel verbs. Each one: flannel config → (subnet.env) → delegate config → the
+// delegate (bridge by default): our own bridge of this build is called in this process,
+// any other is executed. The saved config in dataDir ties an ADD to its DEL and CHECK,
+// so those never depend on flanneld being up.
 import { CniError, Code, errorText, wrapError } from '../../lib/cni/errors';
-import { delegate, resolveDelegate, type DelegateOptions } from '../../lib/cni/invoke';
-import type { PluginSpec } from '../../lib/cni/skel';
+import { delegate, resolveDelegate, type DelegateOptions, type DelegateTarget } from '../../lib/cni/invoke';
+import { callInProcess, type PluginSpec } from '../../lib/cni/skel';
 import type { CmdArgs, NetConf, Result } from '../../lib/cni/types';
 import { convertResult, parseResult, versionAtLeast } from '../../lib/cni/version';
 import { log } from '../../lib/log';
@@ -49,25 +50,39 @@ function atLeast(version: string, min: string): boolean {
  * (spec ≥0.4.0 passes one), in the version the config declares. Without a usable
  * prevResult, the exact bytes.
  */
-function withPrevResult(target: { config: JsonObject; bytes: Buffer }, conf: NetConf, verb: 'DEL' | 'CHECK'): Buffer {
+function withPrevResult(target: Rendered, conf: NetConf, verb: 'DEL' | 'CHECK'): Rendered {
   const prev = conf.prevResult;
-  if (prev === undefined || prev === null || !atLeast(conf.cniVersion, '0.4.0')) return target.bytes;
+  if (prev === undefined || prev === null || !atLeast(conf.cniVersion, '0.4.0')) return target;
   const to = typeof target.config.cniVersion === 'string' ? target.config.cniVersion : '';
-  if (to === conf.cniVersion) return withKeys(target.config, { prevResult: prev });
+  if (to === conf.cniVersion) return { type: target.type, ...withKeys(target.config, { prevResult: prev }) };
   // The config was upgraded between ADD and now: the delegate reads prevResult in the
   // saved config's version, so convert it (or leave it out where that version has none).
-  if (!atLeast(to, '0.4.0')) return target.bytes;
+  if (!atLeast(to, '0.4.0')) return target;
   try {
-    return withKeys(target.config, { prevResult: convertResult(parseResult(prev, conf.cniVersion), to) });
+    return { type: target.type, ...withKeys(target.config, { prevResult: convertResult(parseResult(prev, conf.cniVersion), to) }) };
   } catch (err) {
     const why = `cannot convert prevResult from ${conf.cniVersion} to the saved config's ${to}`;
     if (verb === 'CHECK') throw wrapError(err, why);
     log.warn(`${why} (${errorText(err)}); running DEL without it`);
-    return target.bytes;
+    return target;
   }
 }
 
-async function add(cmd: CmdArgs): Promise<Result> {
+/** A delegate config: its plugin type, the object, and the exact bytes saved and executed. */
+type Rendered = { type: string; config: JsonObject; bytes: Buffer };
+
+/**
+ * Run the delegate for `verb`. Our own bridge of this build is a function call in this
+ * process, with the rendered config as an object and the result typed; any other
+ * delegate is executed with the bytes on stdin, as the reference flannel does.
+ */
+function runDelegate(verb: 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC', d: Rendered, cmd: CmdArgs, target: DelegateTarget = resolveDelegate(d.type, cmd.path)): Result | undefined {
+  if (target.local) return callInProcess(target.local, verb, { ...cmd, conf: { ...d.config } as NetConf, stdin: d.bytes });
+  const out = delegate(verb, target, d.bytes, delegateOpts(cmd));
+  return verb === 'ADD' ? parseResult(out, cmd.conf.cniVersion) : undefined;
+}
+
+function add(cmd: CmdArgs): Result {
   const conf = parseFlannelConf(cmd.conf);
   const env = readSubnetEnv(conf.subnetFile);
   const d = buildDelegateConf(conf, env);
@@ -89,11 +104,10 @@ async function add(cmd: CmdArgs): Promise<Result> {
     throw wrapError(err, `failed to save the delegate config for container ${id} in ${conf.dataDir}`);
   }
   log.debug(`container ${id}: delegating ADD to ${d.type}: ${d.bytes.toString('utf8')}`);
-  const opts = delegateOpts(cmd);
   try {
-    return parseResult(await delegate('ADD', target, d.bytes, opts), conf.cniVersion);
+    return runDelegate('ADD', d, cmd, target)!;
   } catch (err) {
-    await undoFailedAdd(conf.dataDir, id, before, !target.local && before === undefined ? () => delegate('DEL', target, d.bytes, opts) : undefined);
+    undoFailedAdd(conf.dataDir, id, before, !target.local && before === undefined ? () => runDelegate('DEL', d, cmd, target) : undefined);
     throw err;
   }
 }
@@ -105,10 +119,10 @@ async function add(cmd: CmdArgs): Promise<Result> {
  * remove its interface (the delegate keys them by container and ifname, not by ADD).
  * The saved config goes back to what it was, so the live pod's DEL still finds its own.
  */
-async function undoFailedAdd(dataDir: string, id: string, before: Buffer | undefined | 'unreadable', delegateDel: (() => Promise<unknown>) | undefined): Promise<void> {
+function undoFailedAdd(dataDir: string, id: string, before: Buffer | undefined | 'unreadable', delegateDel: (() => unknown) | undefined): void {
   if (delegateDel) {
     try {
-      await delegateDel();
+      delegateDel();
     } catch (delErr) {
       log.warn(`container ${id}: the delegate's DEL after the failed ADD also failed: ${errorText(delErr)}`);
     }
@@ -152,16 +166,15 @@ function removeOwnTemps(dataDir: string, id: string): void {
   }
 }
 
-async function del(cmd: CmdArgs): Promise<void> {
+function del(cmd: CmdArgs): void {
   const { dataDir, subnetFile } = parsePaths(cmd.conf);
   const id = cmd.containerId;
-  const opts = delegateOpts(cmd);
   removeOwnTemps(dataDir, id);
   const loaded = loadSaved(dataDir, id);
   if (loaded.saved) {
     // A failing delegate DEL keeps the file, so the runtime's retry can still release
     // the IP and the veth (the reference deletes it first and leaks: plugins#449).
-    await delegate('DEL', loaded.saved.type, withPrevResult(loaded.saved, cmd.conf, 'DEL'), opts);
+    runDelegate('DEL', withPrevResult(loaded.saved, cmd.conf, 'DEL'), cmd);
     try {
       removeScratch(dataDir, id);
     } catch (err) {
@@ -181,7 +194,7 @@ async function del(cmd: CmdArgs): Promise<void> {
     return;
   }
   log.info(`container ${id}: ${loaded.why}; running ${rebuilt.type} DEL with a config rebuilt from ${subnetFile}`);
-  await delegate('DEL', rebuilt.type, withPrevResult(rebuilt, cmd.conf, 'DEL'), opts);
+  runDelegate('DEL', withPrevResult(rebuilt, cmd.conf, 'DEL'), cmd);
   try {
     removeScratch(dataDir, id); // an unusable file has served its purpose
   } catch (err) {
@@ -189,7 +202,7 @@ async function del(cmd: CmdArgs): Promise<void> {
   }
 }
 
-async function check(cmd: CmdArgs): Promise<void> {
+function check(cmd: CmdArgs): void {
   const { dataDir } = parsePaths(cmd.conf);
   const id = cmd.containerId;
   const loaded = loadSaved(dataDir, id);
@@ -199,10 +212,10 @@ async function check(cmd: CmdArgs): Promise<void> {
       loaded.missing ? `no saved delegate config for container ${id} in ${dataDir}; was it added by this plugin?` : `container ${id}: ${loaded.why}`,
     );
   }
-  await delegate('CHECK', loaded.saved.type, withPrevResult(loaded.saved, cmd.conf, 'CHECK'), delegateOpts(cmd));
+  runDelegate('CHECK', withPrevResult(loaded.saved, cmd.conf, 'CHECK'), cmd);
 }
 
-async function status(cmd: CmdArgs): Promise<void> {
+function status(cmd: CmdArgs): void {
   const conf = parseFlannelConf(cmd.conf);
   let env: SubnetEnv;
   try {
@@ -212,8 +225,7 @@ async function status(cmd: CmdArgs): Promise<void> {
     const fix = err instanceof CniError && err.code === Code.InvalidConfig ? '; flanneld rewrites this file when it starts: fix its config and restart it on this node' : '';
     throw new CniError(Code.NotAvailable, `flannel network "${conf.name}" cannot add pods: ${errorText(err)}${fix}`);
   }
-  const d = buildDelegateConf(conf, env);
-  await delegate('STATUS', d.type, d.bytes, delegateOpts(cmd));
+  runDelegate('STATUS', buildDelegateConf(conf, env), cmd);
 }
 
 /** Container IDs still attached, or undefined when the runtime sent no list at all (the same reading as host-local's GC). */
@@ -228,7 +240,7 @@ function throwAll(errors: unknown[], what: string): void {
   throw new CniError(Code.Internal, `${what}: ${errors.map(errorText).join('; ')}`);
 }
 
-async function gc(cmd: CmdArgs): Promise<void> {
+function gc(cmd: CmdArgs): void {
   const raw = cmd.conf;
   const { dataDir, subnetFile } = parsePaths(raw);
   const valid = validContainerIds(raw);
@@ -269,7 +281,7 @@ async function gc(cmd: CmdArgs): Promise<void> {
     const list = raw[VALID_KEY] !== undefined ? raw[VALID_KEY] : raw[LEGACY_VALID_KEY];
     const extra = list === undefined ? {} : { [VALID_KEY]: list, [LEGACY_VALID_KEY]: list };
     try {
-      await delegate('GC', target.type, withKeys(target.config, extra), delegateOpts(cmd));
+      runDelegate('GC', { type: target.type, ...withKeys(target.config, extra) }, cmd);
     } catch (err) {
       errors.push(err);
     }

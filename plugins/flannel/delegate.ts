@@ -200,7 +200,7 @@ export function parseSavedConf(bytes: Buffer): SavedConf {
 }
 
 /** The config with extra top-level keys (prevResult, GC attachments) set, re-rendered. */
-export function withKeys(config: JsonObject, extra: Record<string, unknown>): Buffer {
-  const out: Record<string, unknown> = { ...config, ...extra };
-  return Buffer.from(marshalGo(out), 'utf8');
+export function withKeys(config: JsonObject, extra: Record<string, unknown>): { config: JsonObject; bytes: Buffer } {
+  const out = { ...config, ...extra } as JsonObject;
+  return { config: out, bytes: Buffer.from(marshalGo(out), 'utf8') };
 }

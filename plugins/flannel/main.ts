@@ -3,7 +3,7 @@
 import { registerInProcess } from '../../lib/cni/invoke';
 import { runPlugin } from '../../lib/cni/skel';
 import { setLogPrefix } from '../../lib/log';
-import { bridgePlugin } from '../bridge/commands';
+import { bridgePlugin } from '../bridge/plugin';
 import { flannelSpec } from './commands';
 
 setLogPrefix('flannel');

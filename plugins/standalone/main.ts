@@ -5,7 +5,7 @@ import { registerInProcess } from '../../lib/cni/invoke';
 import { runPlugin } from '../../lib/cni/skel';
 import { setLogPrefix } from '../../lib/log';
 import { invokedAs } from '../../lib/runtime';
-import { bridgePlugin } from '../bridge/commands';
+import { bridgePlugin } from '../bridge/plugin';
 import { flannelSpec } from '../flannel/commands';
 
 const name = invokedAs();

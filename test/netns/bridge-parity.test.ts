@@ -380,40 +380,39 @@ describe.skipIf(!isRoot)('ensureVlanGateway', () => {
   });
   afterEach(() => node.destroy());
 
-  const withNodeSocket = async <T>(fn: (nl: import('../../lib/netlink/socket').Nl) => Promise<T>): Promise<T> => {
+  const withNodeSocket = async <T>(fn: (nl: import('../../lib/netlink/socket').Nl) => T): Promise<T> => {
     const { openNetns } = await import('../../lib/netns');
-    const { openSocketIn } = await import('../../lib/netlink/socket');
-    const h = openNetns(node.path);
-    const nl = openSocketIn(h);
+    const { openSocket } = await import('../../lib/netlink/socket');
+    const { ns, value: nl } = openNetns(node.path, openSocket);
     try {
-      return await fn(nl);
+      return fn(nl);
     } finally {
       nl.close();
-      h.close();
+      ns.close();
     }
   };
 
   it(vlanKernel ? 'makes <bridge>.<vlan> whose peer is an access port of the vlan, once' : 'fails with the kernel hint and removes its half-made veth pair', async () => {
-    const { ensureVlanGateway } = await import('../../lib/netlink/apply');
+    const { ensureVlanGateway } = await import('../../plugins/bridge/bridge');
     const { getLink } = await import('../../lib/netlink/link');
     node.ip(`link add brg type bridge${vlanKernel ? ' vlan_filtering 1' : ''}`);
-    await withNodeSocket(async (nl) => {
-      const br = (await getLink(nl, 'brg'))!;
+    await withNodeSocket((nl) => {
+      const br = getLink(nl, 'brg')!;
       if (!vlanKernel) {
-        await expect(ensureVlanGateway(nl, br, 100, false)).rejects.toMatchObject({
+        expect(() => ensureVlanGateway(nl, br, 100, false)).toThrowError(expect.objectContaining({
           message: expect.stringContaining('failed to create vlan interface: failed to setup vlan tag on interface'),
           details: expect.stringContaining('CONFIG_BRIDGE_VLAN_FILTERING'),
-        });
+        }));
         expect(node.json('link show type veth')).toEqual([]);
         return;
       }
-      const gw = await ensureVlanGateway(nl, br, 100, false);
+      const gw = ensureVlanGateway(nl, br, 100, false);
       expect(gw.name).toBe('brg.100');
       expect(gw.up).toBe(true);
       const port = node.json<{ ifname: string; master?: string }[]>('link show type veth').find((l) => l.master === 'brg')!;
       const vlans = JSON.parse(node.exec(['bridge', '-j', 'vlan', 'show', 'dev', port.ifname]).stdout) as { vlans: { vlan: number; flags?: string[] }[] }[];
       expect(vlans[0].vlans.map((v) => [v.vlan, (v.flags ?? []).sort()])).toEqual([[100, ['Egress Untagged', 'PVID']]]);
-      expect((await ensureVlanGateway(nl, br, 100, false)).index).toBe(gw.index);
+      expect(ensureVlanGateway(nl, br, 100, false).index).toBe(gw.index);
     });
   });
 });

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { masqChainName, masqComment, setupIpMasq, splitSaveLine, teardownIpMasq } from '../../lib/masq';
-import { inNetns, openNetns } from '../../lib/netns';
+import { openNetns } from '../../lib/netns';
 import { CniError, Code } from '../../lib/cni/errors';
 
 const isRoot = process.getuid?.() === 0;
@@ -74,12 +74,9 @@ describe.skipIf(!isRoot).each(flavours)('ipMasq with $name (root, throwaway netn
   });
 
   const inNs = <T>(fn: () => T extends PromiseLike<unknown> ? never : T): T => {
-    const h = openNetns(`/run/netns/${ns}`);
-    try {
-      return inNetns(h, fn);
-    } finally {
-      h.close();
-    }
+    const { ns: h, value } = openNetns(`/run/netns/${ns}`, fn);
+    h.close();
+    return value;
   };
 
   /** `iptables -t nat -S` in the test netns, without the built-in chains' policies. */
@@ -206,14 +203,7 @@ describe.skipIf(!isRoot)('ipMasq failures (root, throwaway netns, fake iptables)
     fs.rmSync(fake, { recursive: true, force: true });
   });
 
-  const inNs = (fn: () => void): void => {
-    const h = openNetns(`/run/netns/${ns}`);
-    try {
-      inNetns(h, fn);
-    } finally {
-      h.close();
-    }
-  };
+  const inNs = (fn: () => void): void => openNetns(`/run/netns/${ns}`, fn).ns.close();
 
   const caught = (fn: () => void): CniError => {
     try {
@@ -298,22 +288,12 @@ describe.skipIf(!isRoot || !fs.existsSync(REF_BRIDGE))('interop with the referen
     const ips = result.ips.map((i) => i.address);
     expect(ips).toEqual(DUAL.ips);
 
-    const h = openNetns(`/run/netns/${ours}`);
-    try {
-      inNetns(h, () => setupIpMasq({ network: 'mynet', containerId: 'ctr-abc123', ips }));
-    } finally {
-      h.close();
-    }
+    openNetns(`/run/netns/${ours}`, () => setupIpMasq({ network: 'mynet', containerId: 'ctr-abc123', ips })).ns.close();
     expect(nat(4, ours)).toEqual(nat(4, host));
     expect(nat(6, ours)).toEqual(nat(6, host));
     expect(nat(4, host)).toEqual(REF_V4);
 
-    const hh = openNetns(`/run/netns/${host}`);
-    try {
-      inNetns(hh, () => teardownIpMasq({ network: 'mynet', containerId: 'ctr-abc123', ips: [] }));
-    } finally {
-      hh.close();
-    }
+    openNetns(`/run/netns/${host}`, () => teardownIpMasq({ network: 'mynet', containerId: 'ctr-abc123', ips: [] })).ns.close();
     expect(nat(4, host)).toEqual([]);
     expect(nat(6, host)).toEqual([]);
   });

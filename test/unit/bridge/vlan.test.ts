@@ -3,7 +3,8 @@
 // preserved, vlan as PVID+untagged (alone or as a trunk's native vlan), native vlan 1
 // on a bare trunk.
 import { describe, expect, it } from 'vitest';
-import { parseVlanInfos, planPortVlans, portVlanProblems, toRuns, vlanRequest, vlanSpecAttrs } from '../../../lib/netlink/vlan';
+import { parseVlanInfos, toRuns, vlanRequest, vlanSpecAttrs } from '../../../lib/netlink/vlan';
+import { planPortVlans, portVlanProblems } from '../../../plugins/bridge/vlan';
 
 const hex = (b: Buffer) => b.toString('hex').replace(/(..)/g, '$1 ').trim();
 

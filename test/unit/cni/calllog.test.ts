@@ -8,16 +8,16 @@ import { mark } from '../../../lib/trace';
 
 const spec: PluginSpec = {
   about: 'test',
-  async add() {
+  add() {
     mark('ADD: step one');
     return { cniVersion: '1.0.0', ips: [{ address: '10.1.2.3/24' }] };
   },
-  async del() {
+  del() {
     throw new CniError(Code.TryAgainLater, 'busy', 'come back later');
   },
-  async check() {},
-  async status() {},
-  async gc() {},
+  check() {},
+  status() {},
+  gc() {},
 };
 
 describe('the call log', () => {

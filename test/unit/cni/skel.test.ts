@@ -28,15 +28,15 @@ const RESULT: Result = {
 /** A fake plugin whose handlers record their calls; `fail` makes every handler throw it. */
 function fakePlugin(opts: { fail?: unknown; result?: Result } = {}): PluginSpec & { calls: Call[] } {
   const calls: Call[] = [];
-  const record = async (verb: string, args: CmdArgs): Promise<void> => {
+  const record = (verb: string, args: CmdArgs): void => {
     calls.push({ verb, args });
     if (opts.fail !== undefined) throw opts.fail;
   };
   return {
     about: 'fake plugin v0',
     calls,
-    add: async (a) => {
-      await record('ADD', a);
+    add: (a) => {
+      record('ADD', a);
       return opts.result ?? RESULT;
     },
     del: (a) => record('DEL', a),
@@ -191,9 +191,10 @@ describe('required environment', () => {
     spawnSync('mkfifo', [fifo]);
     fs.writeFileSync(file, '');
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    // A regular file that is not a namespace passes this type check; the plugin's one
+    // visit (lib/netns.openNetns) refuses it with code 4, tested on the built plugins.
     const cases = [
       [fifo, 'it is a FIFO'],
-      [file, 'not a network namespace file'],
       [dir, 'it is a directory'],
       ['/dev/null', 'it is a character device'],
     ] as const;

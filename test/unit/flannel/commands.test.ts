@@ -76,7 +76,7 @@ function conf(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { cniVersion: '0.3.1', name: 'cbr0', type: 'flannel', subnetFile, dataDir, delegate: { hairpinMode: true, isDefaultGateway: true }, ...extra };
 }
 
-function run(verb: string, c: Record<string, unknown>, id = 'ctr1'): Promise<Outcome> {
+function run(verb: string, c: Record<string, unknown>, id = 'ctr1'): Outcome {
   const env: NodeJS.ProcessEnv = { CNI_COMMAND: verb, CNI_PATH: bin };
   if (verb === 'ADD' || verb === 'DEL' || verb === 'CHECK') Object.assign(env, { CNI_CONTAINERID: id, CNI_NETNS: '/var/run/netns/x', CNI_IFNAME: 'eth0' });
   return dispatch(flannelSpec, env, () => Buffer.from(JSON.stringify(c)));

@@ -150,7 +150,7 @@ describe('saved configs', () => {
     expect(() => parseSavedConf(Buffer.from('{"name":"n"}'))).toThrow(/type/);
   });
   it('withKeys adds keys in sorted position', () => {
-    expect(withKeys({ type: 'bridge', name: 'n' }, { prevResult: { cniVersion: '1.0.0' } }).toString()).toBe(
+    expect(withKeys({ type: 'bridge', name: 'n' }, { prevResult: { cniVersion: '1.0.0' } }).bytes.toString()).toBe(
       '{"name":"n","prevResult":{"cniVersion":"1.0.0"},"type":"bridge"}',
     );
   });

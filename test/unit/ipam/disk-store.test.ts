@@ -9,7 +9,7 @@ import { Code } from '../../../lib/cni/errors';
 import { MAX_RESERVATION_BYTES } from '../../../lib/ipam/disk-read';
 import { DiskStore, lockExclusive, withNetworkStore } from '../../../lib/ipam/disk-store';
 import { ipamAdd, ipamCheck } from '../../../lib/ipam/host-local';
-import { cmdArgs, cniError, cniErrorAsync, ip, netConf, tempDirs } from './helpers';
+import { cmdArgs, cniError, ip, netConf, tempDirs } from './helpers';
 
 const FLOCK = '/usr/bin/flock';
 const haveFlock = fs.existsSync(FLOCK);
@@ -161,7 +161,7 @@ describe('DiskStore', () => {
     syncBuiltinESMExports();
     let e;
     try {
-      e = await cniErrorAsync(ipamAdd(cmdArgs(conf)));
+      e = cniError(() => ipamAdd(cmdArgs(conf)));
     } finally {
       realFs.linkSync = realLink;
       syncBuiltinESMExports();

@@ -10,7 +10,7 @@ import { ipamAdd, ipamCheck, ipamGc } from '../../../lib/ipam/host-local';
 import { LOCK_EX, LOCK_UN, native } from '../../../lib/native';
 import { goQuote, masqChainName, masqComment } from '../../../lib/masq/rules';
 import { parseMasqComment, staleMasqChains } from '../../../lib/masq/gc-rules';
-import { cmdArgs, cniError, cniErrorAsync, netConf, tempDirs } from './helpers';
+import { cmdArgs, cniError, netConf, tempDirs } from './helpers';
 
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
@@ -146,7 +146,7 @@ describe('host-local GC', () => {
       { 'cni.dev/valid-attachments': [null] },
       { 'cni.dev/attachments': [['a', 'eth0']] },
     ]) {
-      const e = await cniErrorAsync(gc(bad));
+      const e = cniError(() => gc(bad));
       expect(e.code, JSON.stringify(bad)).toBe(Code.InvalidConfig);
       expect(e.message).toMatch(/cni\.dev\/(valid-)?attachments/);
     }

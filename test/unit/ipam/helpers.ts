@@ -36,16 +36,6 @@ export function cniError(fn: () => unknown): CniError {
   throw new Error('expected a CniError, nothing was thrown');
 }
 
-export async function cniErrorAsync(p: Promise<unknown>): Promise<CniError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof CniError) return e;
-    throw new Error(`expected a CniError, got ${String(e)}`);
-  }
-  throw new Error('expected a CniError, nothing was thrown');
-}
-
 /** A fresh data dir per test; `cleanup` removes every one handed out. */
 export function tempDirs(): { make(): string; cleanup(): void } {
   const made: string[] = [];

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Code } from '../../../lib/cni/errors';
 import type { NetConf } from '../../../lib/cni/types';
 import { ipamAdd, ipamCheck, ipamDel } from '../../../lib/ipam/host-local';
-import { cmdArgs, cniErrorAsync, netConf, tempDirs } from './helpers';
+import { cmdArgs, cniError, netConf, tempDirs } from './helpers';
 
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
@@ -71,7 +71,7 @@ describe('ipamAdd', () => {
     (conf.ipam as Record<string, unknown>).resolvConf = rc;
     expect((await ipamAdd(cmdArgs(conf))).dns).toEqual({ nameservers: ['10.96.0.10'], search: ['svc.cluster.local'] });
     (conf.ipam as Record<string, unknown>).resolvConf = path.join(dataDir, 'missing');
-    const e = await cniErrorAsync(ipamAdd(cmdArgs(conf, 'other')));
+    const e = cniError(() => ipamAdd(cmdArgs(conf, 'other')));
     expect(e.message).toMatch(/resolvConf .*missing/);
   });
 
@@ -97,7 +97,7 @@ describe('ipamAdd', () => {
     const { conf, netDir } = setup({ ranges: [[{ subnet: '10.1.2.0/24' }]] });
     await ipamAdd(cmdArgs(conf));
     const before = ls(netDir);
-    const e = await cniErrorAsync(ipamAdd(cmdArgs(conf)));
+    const e = cniError(() => ipamAdd(cmdArgs(conf)));
     expect(e.code).toBe(Code.Internal);
     expect(e.message).toBe('failed to allocate for range 0: 10.1.2.2 has been allocated to c1, duplicate allocation is not allowed');
     expect(ls(netDir)).toEqual(before);
@@ -107,7 +107,7 @@ describe('ipamAdd', () => {
     const { conf, netDir } = setup({ ranges: [[{ subnet: '10.1.2.0/24' }], [{ subnet: 'fc00::/126' }]] });
     fs.mkdirSync(netDir, { recursive: true });
     for (const x of ['fc00::2', 'fc00::3']) fs.writeFileSync(path.join(netDir, x), 'other\r\neth0');
-    const e = await cniErrorAsync(ipamAdd(cmdArgs(conf)));
+    const e = cniError(() => ipamAdd(cmdArgs(conf)));
     expect(e.code).toBe(Code.Internal);
     expect(e.message).toBe('failed to allocate for range 1: no IP addresses available in range set: fc00::1-fc00::3');
     expect(ls(netDir)).toEqual(['fc00::2', 'fc00::3', 'last_reserved_ip.0', 'lock']);
@@ -115,7 +115,7 @@ describe('ipamAdd', () => {
 
   it('a config error is code 7 and touches no disk', async () => {
     const { conf, dataDir } = setup({ ranges: [[{ subnet: '10.1.2.3/24' }]] });
-    const e = await cniErrorAsync(ipamAdd(cmdArgs(conf)));
+    const e = cniError(() => ipamAdd(cmdArgs(conf)));
     expect(e.code).toBe(Code.InvalidConfig);
     expect(ls(dataDir)).toEqual([]);
   });
@@ -175,23 +175,23 @@ describe('ipamCheck', () => {
     await ipamAdd(cmdArgs(conf, 'ctr-9'));
     await ipamCheck(cmdArgs(conf, 'ctr-9'));
     await ipamDel(cmdArgs(conf, 'ctr-9'));
-    const e = await cniErrorAsync(ipamCheck(cmdArgs(conf, 'ctr-9')));
+    const e = cniError(() => ipamCheck(cmdArgs(conf, 'ctr-9')));
     expect(e.message).toBe('host-local: Failed to find address added by container ctr-9');
   });
 
   it('accepts a legacy id-only file, rejects another interface, and fails on a missing network dir', async () => {
     const { conf, netDir } = setup({ ranges: [[{ subnet: '10.1.2.0/24' }]] });
-    await cniErrorAsync(ipamCheck(cmdArgs(conf, 'old')));
+    cniError(() => ipamCheck(cmdArgs(conf, 'old')));
     fs.mkdirSync(netDir, { recursive: true });
     fs.writeFileSync(path.join(netDir, '10.1.2.50'), 'old');
     await ipamCheck(cmdArgs(conf, 'old'));
     await ipamAdd(cmdArgs(conf, 'new', 'eth0'));
-    await expect(ipamCheck(cmdArgs(conf, 'new', 'net1'))).rejects.toThrow(/Failed to find address added by container new/);
+    expect(() => ipamCheck(cmdArgs(conf, 'new', 'net1'))).toThrow(/Failed to find address added by container new/);
   });
 
   it('writes nothing: no lock where there was none, a leftover scratch file stays, the directory is untouched', async () => {
     const { conf, netDir, dataDir } = setup({ ranges: [[{ subnet: '10.1.2.0/24' }]] });
-    await cniErrorAsync(ipamCheck(cmdArgs(conf, 'ctr-9')));
+    cniError(() => ipamCheck(cmdArgs(conf, 'ctr-9')));
     expect(fs.existsSync(netDir)).toBe(false); // a missing network directory is not created either
     await ipamAdd(cmdArgs(conf, 'ctr-9'));
     fs.rmSync(path.join(netDir, 'lock'));
@@ -199,7 +199,7 @@ describe('ipamCheck', () => {
     const snap = () => [dataDir, netDir, ...fs.readdirSync(netDir).map((f) => path.join(netDir, f))].map((p) => `${p} ${fs.statSync(p, { bigint: true }).mtimeNs}`);
     const before = snap();
     await ipamCheck(cmdArgs(conf, 'ctr-9'));
-    await cniErrorAsync(ipamCheck(cmdArgs(conf, 'other')));
+    cniError(() => ipamCheck(cmdArgs(conf, 'other')));
     expect(snap()).toEqual(before);
     expect(ls(netDir)).toEqual(['.tmp-0123456789abcdef', '10.1.2.2', 'last_reserved_ip.0']);
   });

@@ -10,7 +10,7 @@ import { Code } from '../../../lib/cni/errors';
 import { networkDirOf } from '../../../lib/ipam/disk-read';
 import { MAX_RESOLV_CONF, readResolvConf, withNetworkStore } from '../../../lib/ipam/disk-store';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from '../../../lib/ipam/host-local';
-import { cmdArgs, cniError, cniErrorAsync, netConf, tempDirs } from './helpers';
+import { cmdArgs, cniError, netConf, tempDirs } from './helpers';
 
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
@@ -44,7 +44,7 @@ describe('symbolic links in the data dir layout', () => {
     const root = dirs.make();
     const link = path.join(root, 'networks');
     fs.symlinkSync(path.join(root, 'not-yet'), link);
-    const e = await cniErrorAsync(ipamAdd(cmdArgs(netConf({ dataDir: link, ranges: RANGES }))));
+    const e = cniError(() => ipamAdd(cmdArgs(netConf({ dataDir: link, ranges: RANGES }))));
     expect(e.code).toBe(Code.InvalidConfig);
     expect(e.message).toContain('symbolic link to a missing directory');
     expect(fs.existsSync(path.join(root, 'not-yet'))).toBe(false);
@@ -54,7 +54,7 @@ describe('symbolic links in the data dir layout', () => {
     const dataDir = dirs.make();
     const target = dirs.make();
     fs.symlinkSync(target, path.join(dataDir, 'testnet'));
-    const e = await cniErrorAsync(ipamAdd(cmdArgs(netConf({ dataDir, ranges: RANGES }))));
+    const e = cniError(() => ipamAdd(cmdArgs(netConf({ dataDir, ranges: RANGES }))));
     expect(e.code).toBe(Code.InvalidConfig);
     expect(e.message).toContain(path.join(dataDir, 'testnet'));
     expect(ls(target)).toEqual([]);
@@ -66,7 +66,7 @@ describe('symbolic links in the data dir layout', () => {
     fs.mkdirSync(netDir);
     const target = path.join(dirs.make(), 'created-through-the-link');
     fs.symlinkSync(target, path.join(netDir, 'lock'));
-    const e = await cniErrorAsync(ipamAdd(cmdArgs(netConf({ dataDir, ranges: RANGES }))));
+    const e = cniError(() => ipamAdd(cmdArgs(netConf({ dataDir, ranges: RANGES }))));
     expect(e.code).toBe(Code.InvalidConfig);
     expect(e.message).toContain(path.join(netDir, 'lock'));
     expect(fs.existsSync(target)).toBe(false);
@@ -84,10 +84,10 @@ describe('symbolic links in the data dir layout', () => {
     const conf = netConf({ dataDir, ranges: RANGES });
     await ipamDel({ ...cmdArgs(conf), command: 'DEL' });
     expect(ls(target)).toEqual(['10.1.2.2']); // neither released nor a lock created
-    expect((await cniErrorAsync(ipamCheck({ ...cmdArgs(conf), command: 'CHECK' }))).code).toBe(Code.InvalidConfig);
+    expect((cniError(() => ipamCheck({ ...cmdArgs(conf), command: 'CHECK' }))).code).toBe(Code.InvalidConfig);
     const gcConf = { ...conf, 'cni.dev/valid-attachments': [] } as typeof conf;
-    expect((await cniErrorAsync(ipamStatus({ ...cmdArgs(conf), command: 'STATUS' }))).code).toBe(Code.NotAvailable);
-    expect((await cniErrorAsync(ipamGc({ ...cmdArgs(gcConf), command: 'GC' }))).code).toBe(Code.InvalidConfig);
+    expect((cniError(() => ipamStatus({ ...cmdArgs(conf), command: 'STATUS' }))).code).toBe(Code.NotAvailable);
+    expect((cniError(() => ipamGc({ ...cmdArgs(gcConf), command: 'GC' }))).code).toBe(Code.InvalidConfig);
     expect(ls(target)).toEqual(['10.1.2.2']);
   });
 
@@ -125,7 +125,7 @@ describe('ipam.resolvConf', () => {
     const fifo = path.join(dataDir, 'resolv.fifo');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const t0 = Date.now();
-    const e = await cniErrorAsync(ipamAdd(cmdArgs(netConf({ dataDir, ranges: RANGES, resolvConf: fifo }))));
+    const e = cniError(() => ipamAdd(cmdArgs(netConf({ dataDir, ranges: RANGES, resolvConf: fifo }))));
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(e.code).toBe(Code.InvalidConfig);
     expect(e.message).toContain('ipam.resolvConf');
@@ -134,7 +134,7 @@ describe('ipam.resolvConf', () => {
   });
 
   it.each(['/dev/zero', '/dev/null', '/'])('%s (not a regular file): code 7 naming ipam.resolvConf', async (file) => {
-    const e = await cniErrorAsync(add(file));
+    const e = cniError(() => add(file));
     expect(e.code).toBe(Code.InvalidConfig);
     expect(e.message).toMatch(/ipam\.resolvConf .*not a regular file/);
   });
@@ -144,7 +144,7 @@ describe('ipam.resolvConf', () => {
     const big = path.join(d, 'big');
     fs.writeFileSync(big, 'nameserver 10.0.0.1\n');
     fs.truncateSync(big, 256 * 1024 * 1024); // sparse
-    const e = await cniErrorAsync(add(big));
+    const e = cniError(() => add(big));
     expect(e.code).toBe(Code.InvalidConfig);
     expect(e.message).toMatch(/ipam\.resolvConf .*larger than 65536 bytes/);
     const cap = path.join(d, 'cap');
@@ -162,11 +162,11 @@ describe('ipam.resolvConf', () => {
     // ...but a symlink to a FIFO is refused like the FIFO.
     expect(spawnSync('mkfifo', [path.join(d, 'fifo')]).status).toBe(0);
     fs.symlinkSync(path.join(d, 'fifo'), path.join(d, 'to-fifo'));
-    expect((await cniErrorAsync(add(path.join(d, 'to-fifo')))).code).toBe(Code.InvalidConfig);
+    expect((cniError(() => add(path.join(d, 'to-fifo')))).code).toBe(Code.InvalidConfig);
   });
 
   it('a missing file: code 7 naming ipam.resolvConf and the path', async () => {
-    const e = await cniErrorAsync(add('/nonexistent/resolv.conf'));
+    const e = cniError(() => add('/nonexistent/resolv.conf'));
     expect(e.code).toBe(Code.InvalidConfig);
     expect(e.message).toContain('ipam.resolvConf /nonexistent/resolv.conf');
   });

@@ -12,7 +12,7 @@ import { ipamAdd } from '../../../lib/ipam/host-local';
 import { hostLocalStatus } from '../../../lib/ipam/status';
 import { type RangeInput, type RangeSet, canonicalizeRange } from '../../../lib/ipam/range';
 import { MemoryStore, type Owner } from '../../../lib/ipam/store';
-import { cmdArgs, cniErrorAsync, ip, netConf, tempDirs } from './helpers';
+import { cmdArgs, cniError, ip, netConf, tempDirs } from './helpers';
 
 const set = (...inputs: RangeInput[]): RangeSet => inputs.map(canonicalizeRange);
 const v4 = set({ subnet: '10.0.0.0/29' }); // .2-.6 allocatable
@@ -73,7 +73,7 @@ describe('the boot record on disk', () => {
     for (const id of ['a', 'b', 'c', 'd', 'e']) await ipamAdd(cmdArgs(conf, id));
     const old = new Date('2001-01-01T00:00:00Z');
     for (const a of addresses(net)) fs.utimesSync(path.join(net, a), old, old);
-    const e = await cniErrorAsync(ipamAdd(cmdArgs(conf, 'f')));
+    const e = cniError(() => ipamAdd(cmdArgs(conf, 'f')));
     expect(e.message).toContain('no IP addresses available in range set: 10.0.0.1-10.0.0.6');
     expect(addresses(net)).toEqual(FULL);
   });
@@ -114,7 +114,7 @@ describe('the boot record on disk', () => {
       fs.writeFileSync(path.join(net, `${a}.new`), body);
       fs.renameSync(path.join(net, `${a}.new`), path.join(net, a));
     }
-    const e = await cniErrorAsync(ipamAdd(cmdArgs(conf, 'y')));
+    const e = cniError(() => ipamAdd(cmdArgs(conf, 'y')));
     expect(e.message).toContain('no IP addresses available');
   });
 

@@ -8,7 +8,7 @@ import type { NetConf } from '../../../lib/cni/types';
 import { ipamAdd, ipamDel, ipamStatus } from '../../../lib/ipam/host-local';
 import { canonicalizeRange } from '../../../lib/ipam/range';
 import { rangeSetSize, reservedInSet } from '../../../lib/ipam/status';
-import { cmdArgs, cniErrorAsync, ip, netConf, tempDirs } from './helpers';
+import { cmdArgs, cniError, ip, netConf, tempDirs } from './helpers';
 
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
@@ -37,7 +37,7 @@ describe('host-local STATUS', () => {
     const before = ls(netDir);
     await status();
     expect(ls(netDir)).toEqual(before); // read-only
-    const e = await cniErrorAsync(ipamAdd(cmdArgs(conf, 'c5')));
+    const e = cniError(() => ipamAdd(cmdArgs(conf, 'c5')));
     expect(e.message).toContain('no IP addresses available in range set: 10.1.2.1-10.1.2.6');
     await ipamDel(cmdArgs(conf, 'c2'));
     await status();
@@ -55,19 +55,19 @@ describe('host-local STATUS', () => {
     const file = path.join(base, 'not-a-dir');
     fs.writeFileSync(file, 'x');
     const conf = netConf({ dataDir: path.join(file, 'networks'), ranges: [[{ subnet: '10.1.2.0/24' }]] }, { cniVersion: '1.1.0' });
-    const e = await cniErrorAsync(ipamStatus(statusArgs(conf)));
+    const e = cniError(() => ipamStatus(statusArgs(conf)));
     expect(e.code).toBe(Code.NotAvailable);
     expect(e.message).toContain(file);
     expect(e.message).toMatch(/not a directory/);
     // and ADD would indeed fail there
-    expect((await cniErrorAsync(ipamAdd(cmdArgs(conf)))).message).toMatch(/cannot create/);
+    expect((cniError(() => ipamAdd(cmdArgs(conf)))).message).toMatch(/cannot create/);
     expect(ls(base)).toEqual(['not-a-dir']);
   });
 
   it('50 when the network directory itself is a regular file', async () => {
     const { dataDir, netDir, status } = setup({ ranges: [[{ subnet: '10.1.2.0/24' }]] });
     fs.writeFileSync(netDir, '');
-    const e = await cniErrorAsync(status());
+    const e = cniError(() => status());
     expect(e.code).toBe(Code.NotAvailable);
     expect(e.message).toContain(netDir);
     expect(ls(dataDir)).toEqual(['testnet']);
@@ -77,7 +77,7 @@ describe('host-local STATUS', () => {
     const { dataDir, status } = setup({ ranges: [[{ subnet: '10.1.2.0/24' }]] });
     fs.chmodSync(dataDir, 0o555);
     try {
-      expect((await cniErrorAsync(status())).code).toBe(Code.NotAvailable);
+      expect((cniError(() => status())).code).toBe(Code.NotAvailable);
     } finally {
       fs.chmodSync(dataDir, 0o755);
     }
@@ -87,13 +87,13 @@ describe('host-local STATUS', () => {
     const base = dirs.make();
     await ipamStatus(statusArgs(netConf({ dataDir: base }, { cniVersion: '1.1.0' })));
     fs.writeFileSync(path.join(base, 'f'), '');
-    const e = await cniErrorAsync(ipamStatus(statusArgs(netConf({ dataDir: path.join(base, 'f') }, { cniVersion: '1.1.0' }))));
+    const e = cniError(() => ipamStatus(statusArgs(netConf({ dataDir: path.join(base, 'f') }, { cniVersion: '1.1.0' }))));
     expect(e.code).toBe(Code.NotAvailable);
   });
 
   it('a config ADD would reject is code 7', async () => {
     const { status } = setup({ ranges: [[{ subnet: '10.1.2.1/24' }]] });
-    expect((await cniErrorAsync(status())).code).toBe(Code.InvalidConfig);
+    expect((cniError(() => status())).code).toBe(Code.InvalidConfig);
   });
 });
 

@@ -1,0 +1,130 @@
+// The host side that every attachment of a network shares: the bridge itself, the
+// gateway port of a vlan network, forwarding. Idempotent (ensure*), safe when parallel
+// ADDs race (EEXIST is the other ADD's success), never removed: like the reference's,
+// a bridge outlives its pods and may be shared with other networks or the operator.
+import { randomBytes } from 'node:crypto';
+import { CniError, Code, errorText } from '../../lib/cni/errors';
+import type { Family } from '../../lib/ip';
+import { log } from '../../lib/log';
+import { parseMac } from '../../lib/netlink/attrs';
+import { createBridge, createVeth, delLink, getLink, setMac, setMaster, setMtu, setPromisc, setUp, type Link } from '../../lib/netlink/link';
+import { isErrno, type Nl } from '../../lib/netlink/socket';
+import { isNotSupported } from '../../lib/netlink/vlan';
+import { ensureSysctl, sysctlPath, writeSysctl } from '../../lib/sysctl';
+import { NO_VLAN_FILTERING_HINT, configurePortVlans } from './vlan';
+
+/** Ignore a sysctl that does not exist (IPv6 disabled on the node, an old kernel), as the reference does. */
+export function trySysctl(path: string, value: string, ensure = false): void {
+  try {
+    if (ensure) ensureSysctl(path, value);
+    else writeSysctl(path, value);
+  } catch (err) {
+    log.debug(`sysctl ${path}=${value} skipped: ${errorText(err)}`);
+  }
+}
+
+/**
+ * vlanFiltering applies only when the bridge is created here: like the reference,
+ * an existing bridge keeps its setting (it may belong to the operator).
+ * pinMac (a gateway bridge): fix the new bridge's MAC before any port joins, or it
+ * adopts the first pod's veth MAC and the gateway's MAC changes as pods come and
+ * go; the reference's gateway bridge likewise keeps a MAC of its own.
+ */
+export function ensureBridge(
+  nl: Nl,
+  opts: { name: string; mtu?: number; promisc: boolean; vlanFiltering?: boolean; pinMac?: boolean },
+): Link {
+  let br = getLink(nl, opts.name);
+  if (!br) {
+    let created = false;
+    try {
+      createBridge(nl, opts.name, { mtu: opts.mtu, vlanFiltering: opts.vlanFiltering });
+      created = true;
+    } catch (err) {
+      // A parallel ADD created it between our read and our create.
+      if (!isErrno(err, 'EEXIST')) {
+        const hint = opts.vlanFiltering && isNotSupported(err) ? NO_VLAN_FILTERING_HINT : undefined;
+        throw new CniError(Code.Internal, `failed to create bridge "${opts.name}": ${errorText(err)}`, hint);
+      }
+    }
+    br = getLink(nl, opts.name);
+    if (!br) throw new CniError(Code.Internal, `bridge "${opts.name}" vanished right after it was created`);
+    const own = br.mac ? parseMac(br.mac) : undefined;
+    if (created && opts.pinMac && own) setMac(nl, br, own);
+  }
+  if (br.kind !== 'bridge') {
+    throw new CniError(Code.Internal, `"${opts.name}" already exists but is not a bridge (it is a ${br.kind ?? 'device of unknown kind'})`);
+  }
+  if (opts.mtu && br.mtu !== opts.mtu) {
+    // The reference sets the MTU only when it creates the bridge, so a changed
+    // FLANNEL_MTU never reaches an existing cni0 (containernetworking/cni#356).
+    try {
+      setMtu(nl, br, opts.mtu);
+      log.warn(`bridge "${br.name}" had MTU ${br.mtu}; set to ${opts.mtu} as configured`);
+    } catch (err) {
+      // A bridge cannot be raised above its smallest port's MTU while old pods remain.
+      log.warn(`bridge "${br.name}" has MTU ${br.mtu}, configured ${opts.mtu}, and cannot change yet: ${errorText(err)}`);
+    }
+  }
+  if (opts.promisc && !br.promisc) setPromisc(nl, br, true);
+  // Router advertisements on the bridge would give the node addresses in pod subnets.
+  trySysctl(sysctlPath('net', 'ipv6', 'conf', opts.name, 'accept_ra'), '0', true);
+  if (!br.up) setUp(nl, br);
+  return (getLink(nl, opts.name)) ?? br;
+}
+
+/**
+ * The gateway of a vlan network (reference: gateway IPs go on "<bridge>.<vlan>"
+ * when vlan is set): a veth pair in the host netns whose end "<bridge>.<vlan>"
+ * holds the addresses and whose other end is a bridge port that is an access port
+ * of `vlan`. Reused when it exists; never removed (like the bridge).
+ */
+export function ensureVlanGateway(nl: Nl, br: Link, vlan: number, preserveDefaultVlan: boolean): Link {
+  const name = `${br.name}.${vlan}`;
+  const existing = getLink(nl, name);
+  if (existing) return existing;
+  const fail = (err: unknown) => new CniError(Code.Internal, `failed to create vlan interface: ${errorText(err)}`, err instanceof CniError ? err.details : undefined);
+  let port: Link | undefined;
+  for (let attempt = 0; attempt < 10 && !port; attempt++) {
+    const portName = `veth${randomBytes(4).toString('hex')}`;
+    try {
+      createVeth(nl, { hostName: portName, peerName: name, mtu: br.mtu || undefined });
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw fail(err);
+      // Either a parallel ADD made this gateway first (use it) or the port name clashed (retry).
+      const won = getLink(nl, name);
+      if (won) return won;
+      continue;
+    }
+    port = getLink(nl, portName);
+  }
+  const gw = getLink(nl, name);
+  if (!port || !gw) throw fail(new Error(`veth "${name}" could not be created or vanished right after`));
+  try {
+    trySysctl(sysctlPath('net', 'ipv6', 'conf', port.name, 'accept_ra'), '0');
+    setMaster(nl, port, br.index, br.name);
+    configurePortVlans(nl, port, { vlan, trunk: [], preserveDefaultVlan });
+    setUp(nl, port);
+    setUp(nl, gw);
+  } catch (err) {
+    // Half-made, it would be reused as is by the next ADD: remove it (both ends go).
+    try {
+      delLink(nl, port);
+    } catch {
+      // the original failure matters more
+    }
+    throw fail(err);
+  }
+  return (getLink(nl, name)) ?? gw;
+}
+
+export function ensureForwarding(families: Family[]): void {
+  for (const f of families) {
+    const path = f === 4 ? sysctlPath('net', 'ipv4', 'ip_forward') : sysctlPath('net', 'ipv6', 'conf', 'all', 'forwarding');
+    try {
+      ensureSysctl(path, '1');
+    } catch (err) {
+      throw new CniError(Code.Internal, `failed to enable forwarding (${path}): ${errorText(err)}`);
+    }
+  }
+}
