@@ -5,7 +5,7 @@
 import { CniError, Code } from '../cni/errors';
 import * as path from 'node:path';
 import type { CmdArgs, IPConfig, NetConf, Result } from '../cni/types';
-import { formatIP, tryParseCidr } from '../ip';
+import { type Cidr, type IP, formatCidr, formatIP, tryParseCidr } from '../ip';
 import { allocate, releaseOwner, releaseReserved } from './allocator';
 import { type IpamConfig, parseIpamConfig, parseResolvConf } from './config';
 import { networkDirOf, readReservations } from './disk-read';
@@ -30,8 +30,19 @@ export function hostLocalNetworkDir(conf: NetConf): string {
   return networkDirOf(dataDir, name).dir ?? path.join(dataDir, name);
 }
 
+/** An address host-local reserved, typed, for a caller in the same process (no format-then-parse). */
+export interface Lease {
+  address: Cidr;
+  gateway: IP;
+}
+
 /** ADD: one address per range set; an IPAM result (no interfaces, no ips[].interface). */
 export function ipamAdd(cmd: CmdArgs): Result {
+  return ipamAddLeases(cmd).result;
+}
+
+/** ADD, with the reserved addresses also as typed leases, in the order of result.ips. */
+export function ipamAddLeases(cmd: CmdArgs): { result: Result; leases: Lease[] } {
   const conf: IpamConfig = parseIpamConfig(cmd.conf, cmd.args);
   const owner = ownerOf(cmd);
   // Read before taking the lock: a bad path fails the ADD with nothing reserved.
@@ -42,14 +53,12 @@ export function ipamAdd(cmd: CmdArgs): Result {
   );
   if (!allocations) throw new CniError(Code.Internal, 'host-local: network directory vanished during ADD');
 
-  const ips: IPConfig[] = allocations.map((a) => ({
-    address: `${formatIP(a.ip)}/${a.range.subnet.prefix}`,
-    gateway: formatIP(a.range.gateway),
-  }));
+  const leases: Lease[] = allocations.map((a) => ({ address: { ...a.ip, prefix: a.range.subnet.prefix }, gateway: a.range.gateway }));
+  const ips: IPConfig[] = leases.map((l) => ({ address: formatCidr(l.address), gateway: formatIP(l.gateway) }));
   const result: Result = { cniVersion: cmd.conf.cniVersion, ips };
   if (conf.routes.length > 0) result.routes = conf.routes;
   if (dns) result.dns = dns;
-  return result;
+  return { result, leases };
 }
 
 /**

@@ -16,7 +16,7 @@ import { isErrno, type Nl } from '../../lib/netlink/socket';
 import { ensureBridge, ensureForwarding, ensureVlanGateway } from './bridge';
 import { type BridgeConf, parseBridgeConf } from './config';
 import { ensureGatewayAddrs, gatewayRecordsIn } from './gateway';
-import { runIpam, undoIpamAdd } from './ipam';
+import { ipamAddFor, undoIpamAdd } from './ipam';
 import { type Plan, planAttachment } from './plan';
 import { configurePod } from './pod';
 import { openSides } from './sides';
@@ -30,9 +30,9 @@ export function add(cmd: CmdArgs): Result {
   const { ns, host, pod, close } = openSides(cmd.netns);
   const undo: (() => void)[] = [];
   try {
-    const ipam = conf.ipamType ? runIpam('ADD', conf.ipamType, cmd) : undefined;
-    if (conf.ipamType && ipam) undo.push(() => undoIpamAdd(conf.ipamType!, cmd, ipam));
-    const plan = planAttachment(conf, ipam);
+    const ipam = conf.ipamType ? ipamAddFor(conf.ipamType, cmd) : undefined;
+    if (conf.ipamType && ipam) undo.push(() => undoIpamAdd(conf.ipamType!, cmd, ipam.result));
+    const plan = planAttachment(conf, ipam?.result, ipam?.leases);
 
     const br = ensureBridge(host, {
       name: conf.bridge,

@@ -4,7 +4,7 @@
 import { delegate } from '../../lib/cni/invoke';
 import type { CmdArgs, Result, Verb } from '../../lib/cni/types';
 import { parseResult } from '../../lib/cni/version';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus, ipamUndoAdd } from '../../lib/ipam/host-local';
+import { type Lease, ipamAdd, ipamAddLeases, ipamCheck, ipamDel, ipamGc, ipamStatus, ipamUndoAdd } from '../../lib/ipam/host-local';
 import { mark } from '../../lib/trace';
 
 export function runIpam(verb: Exclude<Verb, 'VERSION'>, type: string, cmd: CmdArgs): Result | undefined {
@@ -19,6 +19,23 @@ export function runIpam(verb: Exclude<Verb, 'VERSION'>, type: string, cmd: CmdAr
     return verb === 'ADD' ? parseResult(out, cmd.conf.cniVersion) : undefined;
   } finally {
     mark(`${verb}: IPAM ${type} done`);
+  }
+}
+
+/** What IPAM answered an ADD: its result, and from host-local the same addresses typed. */
+export interface IpamAnswer {
+  result: Result;
+  leases?: Lease[];
+}
+
+/** ADD: host-local in this process hands its addresses typed to the planner; another IPAM's result is parsed. */
+export function ipamAddFor(type: string, cmd: CmdArgs): IpamAnswer {
+  if (type !== 'host-local') return { result: runIpam('ADD', type, cmd)! };
+  mark('ADD: IPAM host-local start');
+  try {
+    return ipamAddLeases(cmd);
+  } finally {
+    mark('ADD: IPAM host-local done');
   }
 }
 

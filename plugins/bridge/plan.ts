@@ -3,6 +3,7 @@
 import { CniError, Code } from '../../lib/cni/errors';
 import type { DNS, IPConfig, Result, Route } from '../../lib/cni/types';
 import { addOffset, formatIP, networkOf, tryParseCidr, tryParseIP, type Cidr, type Family, type IP } from '../../lib/ip';
+import type { Lease } from '../../lib/ipam/host-local';
 import type { BridgeConf } from './config';
 
 export interface PodRoute {
@@ -33,24 +34,26 @@ export interface Plan {
 const hasDns = (d: DNS | undefined): d is DNS =>
   !!d && !!(d.nameservers?.length || d.domain || d.search?.length || d.options?.length);
 
-export function planAttachment(conf: BridgeConf, ipam: Result | undefined): Plan {
+/** `ipam`: what IPAM answered; `leases`: host-local in this process gives the same addresses typed. */
+export function planAttachment(conf: BridgeConf, ipam: Result | undefined, leases?: readonly Lease[]): Plan {
   const ips = ipam?.ips ?? [];
   if (conf.ipamType && ips.length === 0) throw new CniError(Code.Internal, `IPAM plugin "${conf.ipamType}" returned missing IP config`);
 
   const addresses: Cidr[] = [];
   const gateways = new Map<Family, { gw: IP; net: Cidr }>();
   const outIps: IPConfig[] = [];
-  for (const ipc of ips) {
-    const addr = tryParseCidr(ipc.address);
+  ips.forEach((ipc, i) => {
+    const lease = leases?.[i];
+    const addr = lease?.address ?? tryParseCidr(ipc.address);
     if (!addr) throw new CniError(Code.Internal, `IPAM returned an invalid address "${ipc.address}"`);
-    let gw = ipc.gateway !== undefined ? tryParseIP(ipc.gateway) : undefined;
+    let gw = lease?.gateway ?? (ipc.gateway !== undefined ? tryParseIP(ipc.gateway) : undefined);
     if (ipc.gateway !== undefined && !gw) throw new CniError(Code.Internal, `IPAM returned an invalid gateway "${ipc.gateway}"`);
     // With isGateway and no gateway from IPAM, the bridge takes the subnet's first address.
     if (!gw && conf.isGateway) gw = addOffset(networkOf(addr), 1n);
     addresses.push(addr);
     if (gw && !gateways.has(addr.family)) gateways.set(addr.family, { gw, net: networkOf(addr) });
     outIps.push({ address: ipc.address, ...(gw ? { gateway: formatIP(gw) } : {}) });
-  }
+  });
 
   const resultRoutes: Route[] = (ipam?.routes ?? []).map((r) => ({ ...r }));
   if (conf.isDefaultGateway) {
