@@ -138,7 +138,3 @@ export function fromBytes(b: Buffer | Uint8Array): IP {
   return { family: b.length === 4 ? 4 : 6, value: v };
 }
 
-/** "10.1.2.3/24" → same text with host bits cleared ("10.1.2.0/24"). */
-export const canonicalNetwork = (s: string): string => formatCidr(networkOf(parseCidr(s)));
-
-export const isDefaultRoute = (c: Cidr): boolean => c.prefix === 0;

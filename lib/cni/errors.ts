@@ -51,5 +51,32 @@ export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export const invalidConfig = (msg: string, details?: string) => new CniError(Code.InvalidConfig, msg, details);
-export const invalidEnv = (msg: string) => new CniError(Code.InvalidEnv, msg);
+
+/**
+ * The failures of a call that goes on past them (DEL, GC: the spec asks both to do all
+ * they can), thrown together at the end. One failure keeps its own code (11 for a busy
+ * IPAM lock, so the runtime retries); several become one 999 naming them all.
+ */
+export class Failures {
+  private readonly errors: CniError[] = [];
+
+  /** Keep `err`, its message prefixed with `what` when given. */
+  add(err: unknown, what?: string): void {
+    this.errors.push(what ? wrapError(err, what) : err instanceof CniError ? err : new CniError(Code.Internal, errorText(err), undefined, { cause: err }));
+  }
+
+  /** Run `step`; a failure is kept and the call goes on. */
+  attempt<T>(step: () => T, what?: string): T | undefined {
+    try {
+      return step();
+    } catch (err) {
+      this.add(err, what);
+      return undefined;
+    }
+  }
+
+  throwIfAny(summary: string): void {
+    if (this.errors.length === 1) throw this.errors[0];
+    if (this.errors.length > 1) throw new CniError(Code.Internal, `${summary} failed in ${this.errors.length} places: ${this.errors.map((e) => e.message).join('; ')}`);
+  }
+}

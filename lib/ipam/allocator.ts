@@ -163,7 +163,3 @@ export function releaseReserved(store: Store, owner: Owner, ips: readonly IP[]):
   if (failures.length > 0) throw internal(`host-local: failed to release ${failures.join('; ')}`);
 }
 
-/** The addresses `owner` holds (legacy id-only files as a fallback), for CHECK. */
-export function findOwned(store: Store, owner: Owner): IP[] {
-  return ownedBy(store.reservations(), owner).map((r) => r.ip);
-}

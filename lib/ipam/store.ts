@@ -1,12 +1,10 @@
 // What the allocator needs from storage, and the ownership rules of the on-disk
 // format shared with the reference host-local (reference-plugins.md §3).
 import { type IP, formatIP } from '../ip';
+import type { Attachment } from '../cni/gc';
 
 /** An attachment: the key host-local stores as the owner of an address. */
-export interface Owner {
-  containerId: string;
-  ifName: string;
-}
+export type Owner = Attachment;
 
 export interface Reservation {
   ip: IP;

@@ -18,7 +18,6 @@ export interface Native {
 }
 
 export const CLONE_NEWNET = 0x40000000;
-export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;

@@ -2,7 +2,7 @@
 // succeed when the interface, the netns, the saved state or prevResult is gone (spec,
 // DEL), and it releases what lives outside the netns even without one: the reference
 // skips masquerade and spoof-check teardown then and leaks them (plugins#810).
-import { CniError, Code, errorText } from '../../lib/cni/errors';
+import { Failures } from '../../lib/cni/errors';
 import type { CmdArgs } from '../../lib/cni/types';
 import { parseResult } from '../../lib/cni/version';
 import { formatCidr } from '../../lib/ip';
@@ -19,36 +19,23 @@ import { openPodIfThere } from './sides';
 
 export function del(cmd: CmdArgs): void {
   const conf = parseBridgeConfForDel(cmd.conf, cmd.args);
-  const errors: CniError[] = [];
-  const attempt = (step: () => unknown): void => {
-    try {
-      step();
-    } catch (err) {
-      errors.push(err instanceof CniError ? err : new CniError(Code.Internal, errorText(err)));
-    }
-  };
+  const failures = new Failures();
   let addrs: string[] = [];
   if (cmd.netns && isOwnNetns(cmd.netns)) {
     // CNI_NETNS naming the node's own netns would make "the pod's eth0" a host link
     // (the uplink, for /proc/1/ns/net): never delete it; release the rest as usual.
     log.warn(`DEL: CNI_NETNS "${cmd.netns}" is this plugin's own network namespace; not removing "${cmd.ifName}" from it`);
   } else {
-    try {
-      addrs = removePodInterface(cmd.netns, cmd.ifName);
-    } catch (err) {
-      errors.push(new CniError(Code.Internal, `failed to remove "${cmd.ifName}" from ${cmd.netns}: ${errorText(err)}`));
-    }
+    addrs = failures.attempt(() => removePodInterface(cmd.netns, cmd.ifName), `failed to remove "${cmd.ifName}" from ${cmd.netns}`) ?? [];
   }
-  if (conf.ipamType) attempt(() => runIpam('DEL', conf.ipamType!, cmd));
+  if (conf.ipamType) failures.attempt(() => runIpam('DEL', conf.ipamType!, cmd));
   // Both are named from (network,) containerID and ifname: they need neither netns nor IPs.
-  if (conf.macSpoofChk) attempt(() => teardownSpoofCheck(cmd.containerId, cmd.ifName));
+  if (conf.macSpoofChk) failures.attempt(() => teardownSpoofCheck(cmd.containerId, cmd.ifName));
   if (conf.ipMasq) {
     const ips = addrs.length ? addrs : prevResultIps(cmd);
-    attempt(() => teardownMasq({ network: conf.name, ifName: cmd.ifName, containerId: cmd.containerId, ips }));
+    failures.attempt(() => teardownMasq({ network: conf.name, ifName: cmd.ifName, containerId: cmd.containerId, ips }));
   }
-  // One failure keeps its own code (e.g. 11 for a busy IPAM lock, so the runtime retries).
-  if (errors.length === 1) throw errors[0];
-  if (errors.length) throw new CniError(Code.Internal, errors.map((e) => e.message).join('; '));
+  failures.throwIfAny(`DEL of ${cmd.containerId}/${cmd.ifName}`);
 }
 
 /** The pod interface's global addresses, then the interface itself removed (which removes both veth ends). */

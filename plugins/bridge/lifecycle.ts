@@ -2,9 +2,9 @@
 // STATUS to its IPAM and has no GC (reference-plugins.md §1a, plugins#1013); here
 // STATUS also answers for the bridge and for host-local, and GC removes stale
 // masquerade chains and host-local reservations, then forwards to any other IPAM.
-import { CniError, Code, errorText } from '../../lib/cni/errors';
+import { CniError, Code, Failures, errorText } from '../../lib/cni/errors';
 import type { CmdArgs } from '../../lib/cni/types';
-import { LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY, gcDisabled, validAttachments } from '../../lib/ipam/gc';
+import { LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY, gcDisabled, validAttachments } from '../../lib/cni/gc';
 import type { Owner } from '../../lib/ipam/store';
 import { ipamGc, ipamStatus } from '../../lib/ipam/host-local';
 import { log } from '../../lib/log';
@@ -80,11 +80,8 @@ export function bridgeGc(cmd: CmdArgs): void {
     log.info(`GC: network "${conf.name}": the config has no "${VALID_ATTACHMENTS_KEY}" list; nothing done (absence never means "release everything")`);
     return;
   }
-  const errors: CniError[] = [];
-  const fail = (what: string, e: unknown): void => {
-    const code = e instanceof CniError ? e.code : Code.Internal;
-    errors.push(new CniError(code, `${what}: ${errorText(e)}`, e instanceof CniError ? e.details : undefined, { cause: e }));
-  };
+  const failures = new Failures();
+  const fail = (what: string, e: unknown): void => failures.add(e, what);
   // Only what this network's config enables, and only this network's objects: a GC of
   // a network without ipMasq or macspoofchk has no business in those tables at all.
   const rulesGc = (keep: readonly Owner[]): void => {
@@ -129,6 +126,5 @@ export function bridgeGc(cmd: CmdArgs): void {
       }
     }
   }
-  if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new CniError(Code.Internal, `GC of network "${conf.name}" failed in ${errors.length} places: ${errors.map((e) => e.message).join('; ')}`);
+  failures.throwIfAny(`GC of network "${conf.name}"`);
 }

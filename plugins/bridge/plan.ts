@@ -105,9 +105,3 @@ export function familyGateways(ips: readonly IPConfig[]): Map<Family, IP> {
   }
   return out;
 }
-
-/** Host veth name: "veth" + 8 hex, like the reference, so NetworkManager and operators' tooling ignore it. */
-export function randomVethName(bytes: Buffer): string {
-  return `veth${bytes.subarray(0, 4).toString('hex')}`;
-}
-

@@ -1,5 +1,6 @@
 // The list operations of libcni (AddNetworkList, CheckNetworkList, DelNetworkList,
 // GetStatusNetworkList, GCNetworkList) with their version gates (cni-spec.md §9).
+import { LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY } from '../../lib/cni/gc';
 import { CniError, errorText } from '../../lib/cni/errors';
 import { findInPath } from '../../lib/cni/invoke';
 import type { Result, Verb } from '../../lib/cni/types';
@@ -181,7 +182,7 @@ export async function gcList(ctx: Ctx, valid: ValidAttachment[]): Promise<GcRepo
   }
   if (!atLeast(ctx.list, '1.1.0')) return report;
   const attachments = valid.map((v) => ({ containerID: v.containerID, ifname: v.ifname }));
-  const extra = { 'cni.dev/valid-attachments': attachments, 'cni.dev/attachments': attachments };
+  const extra = { [VALID_ATTACHMENTS_KEY]: attachments, [LEGACY_ATTACHMENTS_KEY]: attachments };
   for (const plugin of ctx.list.plugins) {
     try {
       await run(ctx, 'GC', plugin, pluginStdin(plugin, ctx.list, { extra }));

@@ -2,19 +2,17 @@
 // delegate (bridge by default): our own bridge of this build is called in this process,
 // any other is executed. The saved config in dataDir ties an ADD to its DEL and CHECK,
 // so those never depend on flanneld being up.
-import { CniError, Code, errorText, wrapError } from '../../lib/cni/errors';
+import { CniError, Code, Failures, errorText, wrapError } from '../../lib/cni/errors';
 import { delegate, resolveDelegate, type DelegateOptions, type DelegateTarget } from '../../lib/cni/invoke';
 import { callInProcess, type PluginSpec } from '../../lib/cni/skel';
 import type { CmdArgs, NetConf, Result } from '../../lib/cni/types';
 import { convertResult, parseResult, versionAtLeast } from '../../lib/cni/version';
 import { log } from '../../lib/log';
-import { validAttachments } from '../../lib/ipam/gc';
+import { LEGACY_ATTACHMENTS_KEY as LEGACY_VALID_KEY, VALID_ATTACHMENTS_KEY as VALID_KEY, validAttachments } from '../../lib/cni/gc';
 import { buildDelegateConf, type DelegateConf, parseFlannelConf, parsePaths, parseSavedConf, withKeys, type JsonObject, type SavedConf } from './delegate';
 import { isTempOf, listScratch, readScratch, removeScratch, removeTemp, saveScratch, scratchPath } from './scratch';
 import { readSubnetEnv, type SubnetEnv } from './subnet-env';
 
-const VALID_KEY = 'cni.dev/valid-attachments';
-const LEGACY_VALID_KEY = 'cni.dev/attachments';
 // A temp file this old cannot belong to a write in progress: it is a crash leftover.
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
@@ -234,22 +232,16 @@ function validContainerIds(conf: NetConf): Set<string> | undefined {
   return valid ? new Set(valid.attachments.map((a) => a.containerId)) : undefined;
 }
 
-function throwAll(errors: unknown[], what: string): void {
-  if (errors.length === 0) return;
-  if (errors.length === 1) throw errors[0] instanceof CniError ? errors[0] : wrapError(errors[0], what);
-  throw new CniError(Code.Internal, `${what}: ${errors.map(errorText).join('; ')}`);
-}
-
 function gc(cmd: CmdArgs): void {
   const raw = cmd.conf;
   const { dataDir, subnetFile } = parsePaths(raw);
   const valid = validContainerIds(raw);
-  const errors: unknown[] = [];
+  const failures = new Failures();
   let listing: ReturnType<typeof listScratch> = { ids: [], temps: [] };
   try {
     listing = listScratch(dataDir);
   } catch (err) {
-    errors.push(wrapError(err, `cannot list ${dataDir}`));
+    failures.add(err, `cannot list ${dataDir}`);
   }
   // Several flannel networks may share dataDir, and other tools may keep files there:
   // only a delegate config this network saved (it names the network) is ours to judge
@@ -267,7 +259,7 @@ function gc(cmd: CmdArgs): void {
       log.warn(`GC: ${errorText(err)}; taking the delegate config from a saved one instead`);
     }
   } catch (err) {
-    errors.push(err);
+    failures.add(err);
   }
   if (!target) {
     const s = [...saved.values()].find((v): v is SavedConf => !!v && v.config.name === raw.name);
@@ -283,7 +275,7 @@ function gc(cmd: CmdArgs): void {
     try {
       runDelegate('GC', { type: target.type, ...withKeys(target.config, extra) }, cmd);
     } catch (err) {
-      errors.push(err);
+      failures.add(err);
     }
   } else {
     log.warn(`GC: no subnet.env and no saved config for network "${raw.name}": GC not forwarded to a delegate`);
@@ -296,7 +288,7 @@ function gc(cmd: CmdArgs): void {
         removeScratch(dataDir, id);
         log.info(`GC: removed the saved delegate config of container ${id} (not a valid attachment)`);
       } catch (err) {
-        errors.push(wrapError(err, `cannot remove ${scratchPath(dataDir, id)}`));
+        failures.add(err, `cannot remove ${scratchPath(dataDir, id)}`);
       }
     }
   } else {
@@ -307,10 +299,10 @@ function gc(cmd: CmdArgs): void {
     try {
       removeTemp(dataDir, t.name);
     } catch (err) {
-      errors.push(wrapError(err, `cannot remove ${dataDir}/${t.name}`));
+      failures.add(err, `cannot remove ${dataDir}/${t.name}`);
     }
   }
-  throwAll(errors, `flannel GC of network "${raw.name}"`);
+  failures.throwIfAny(`flannel GC of network "${raw.name}"`);
 }
 
 export const flannelSpec: PluginSpec = {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Code } from '../../../lib/cni/errors';
 import { formatIP } from '../../../lib/ip';
-import { allocate, findOwned, releaseOwner } from '../../../lib/ipam/allocator';
+import { allocate, releaseOwner } from '../../../lib/ipam/allocator';
+import { ownedBy } from '../../../lib/ipam/store';
 import { type RangeInput, type RangeSet, canonicalizeRange } from '../../../lib/ipam/range';
 import { MemoryStore, type Owner } from '../../../lib/ipam/store';
 import { cniError, ip } from './helpers';
@@ -131,7 +132,7 @@ describe('allocate: errors', () => {
     s.put(ip('10.0.0.2'), '');
     s.put(ip('10.0.0.3'), '\u0000\u0001garbage');
     expect(got(s, [v4], A)).toEqual(['10.0.0.4']);
-    expect(findOwned(s, { containerId: '', ifName: '' })).toEqual([]);
+    expect(ownedBy(s.reservations(), { containerId: '', ifName: '' })).toEqual([]);
   });
 });
 
@@ -166,7 +167,7 @@ describe('allocate: requested IPs', () => {
   });
 });
 
-describe('releaseOwner / findOwned', () => {
+describe('releaseOwner / ownedBy', () => {
   it('releases every address of the attachment and nothing else', () => {
     const s = new MemoryStore();
     s.put(ip('10.0.0.2'), 'aaa\r\neth0');
@@ -182,7 +183,7 @@ describe('releaseOwner / findOwned', () => {
     const s = new MemoryStore();
     s.put(ip('10.0.0.5'), 'aaa');
     s.put(ip('10.0.0.6'), 'aaab');
-    expect(findOwned(s, A).map(formatIP)).toEqual(['10.0.0.5']);
+    expect(ownedBy(s.reservations(), A).map((r) => formatIP(r.ip))).toEqual(['10.0.0.5']);
     expect(releaseOwner(s, A).map(formatIP)).toEqual(['10.0.0.5']);
     expect(names(s)).toEqual(['10.0.0.6']);
   });
