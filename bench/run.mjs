@@ -258,7 +258,7 @@ async function warmup(ours, ref) {
   const d = call(ours, 'DEL', po, id);
   checked(d, 'warmup', 'ours', 'DEL', id);
 
-  // §2(b) of reference-plugins.md, with flannel's ipam.dataDir passed through.
+  // the reference flannel's rendering of kube-flannel's conflist, with flannel's ipam.dataDir passed through.
   const expected = `{"cniVersion":"0.3.1","hairpinMode":true,"ipMasq":false,"ipam":{"dataDir":${JSON.stringify(ours.ipamDir)},"ranges":[[{"subnet":"10.244.1.0/24"}]],"routes":[{"dst":"10.244.0.0/16"}],"type":"host-local"},"isDefaultGateway":true,"isGateway":true,"mtu":1450,"name":"cbr0","type":"bridge"}`;
   ref.conf = refConfFrom(rendered, ref.ipamDir, 'cni0');
 
@@ -280,7 +280,7 @@ async function warmup(ours, ref) {
     ref: { ms: round(b.ms), result: b.json, podAddr: refPodAddr, podRoutes: refPodRoutes },
     resultsEquivalent: same,
   };
-  if (rendered !== expected) log(`NOTE: our rendered delegate differs from reference-plugins.md §2(b):\n  ours: ${rendered}\n  want: ${expected}`);
+  if (rendered !== expected) log(`NOTE: our rendered delegate differs from the reference flannel's:\n  ours: ${rendered}\n  want: ${expected}`);
   if (!same) log(`NOTE: ADD results differ (beyond MACs / veth names):\n  ours: ${sortedJson(normaliseResult(a.json))}\n  ref:  ${sortedJson(normaliseResult(b.json))}`);
   if (podAddr.replace(/\s+/g, ' ').split(' ').slice(2).join(' ') !== refPodAddr.replace(/\s+/g, ' ').split(' ').slice(2).join(' ')) {
     log(`NOTE: pod eth0 differs: ours "${podAddr}" vs ref "${refPodAddr}"`);
@@ -644,7 +644,7 @@ async function main() {
   const notes = [
     `mode ${CFG.mode}, ${R.meta.totalSeconds} s, load ${R.meta.loadavgStart.join('/')} -> ${R.meta.loadavgEnd.join('/')}, ${R.meta.cpus} CPUs; reference containernetworking-plugins ${R.meta.referencePackage}`,
     `our build ${R.meta.ourBuild}${R.meta.inProcessDelegation ? ' (flannel and bridge from one build: flannel may run bridge in-process)' : ''}`,
-    `delegate config rendered by our flannel ${R.warmup.renderedMatchesReference ? 'matches' : 'DIFFERS from'} reference-plugins.md §2(b); warm-up ADD results ${R.warmup.resultsEquivalent ? 'equivalent' : 'DIFFER (see JSON: warmup)'}${R.warmup.resultTopLevelKeys && R.warmup.resultTopLevelKeys.ours !== R.warmup.resultTopLevelKeys.ref ? ` (top-level keys: ours ${R.warmup.resultTopLevelKeys.ours}; ref ${R.warmup.resultTopLevelKeys.ref})` : ''}`,
+    `delegate config rendered by our flannel ${R.warmup.renderedMatchesReference ? 'matches' : 'DIFFERS from'} the reference flannel's; warm-up ADD results ${R.warmup.resultsEquivalent ? 'equivalent' : 'DIFFER (see JSON: warmup)'}${R.warmup.resultTopLevelKeys && R.warmup.resultTopLevelKeys.ours !== R.warmup.resultTopLevelKeys.ref ? ` (top-level keys: ours ${R.warmup.resultTopLevelKeys.ours}; ref ${R.warmup.resultTopLevelKeys.ref})` : ''}`,
     `same IP allocation order as the reference: sequential ${R.sequential.ipSequencesMatch ?? '—'}; IPAM scenarios ${Object.values(R.ipam).map((x) => x.ipSequencesMatch).join('/') || '—'}`,
     `raw numbers: ${path.relative(process.cwd(), CFG.out) || CFG.out}`,
   ];

@@ -1,5 +1,5 @@
 // Every diagnostic goes to stderr (or, opt-in, a file): stdout carries the CNI
-// protocol and nothing else (cni-spec.md §6).
+// protocol and nothing else (https://github.com/containernetworking/cni/blob/main/SPEC.md#section-2-execution-protocol).
 import * as fs from 'node:fs';
 import { appendToLog } from './regular-file';
 

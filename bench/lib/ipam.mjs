@@ -1,4 +1,4 @@
-// The host-local store on disk (reference-plugins.md §3): `<dataDir>/<network>/<ip>`
+// The host-local store on disk (https://github.com/containernetworking/plugins/blob/main/plugins/ipam/host-local/backend/disk/backend.go): `<dataDir>/<network>/<ip>`
 // holding `<containerID>\r\n<ifname>`, plus `last_reserved_ip.<rangeSet>` and `lock`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,4 +1,4 @@
-// CNI_ARGS (cni-spec.md §2 "CNI_ARGS parsing", §8). Deprecated, but every Kubernetes
+// CNI_ARGS (github.com/containernetworking/cni pkg/types LoadArgs). Deprecated, but every Kubernetes
 // runtime still sends it, so parsing must be tolerant where runtimes are sloppy and
 // as strict as Go's types.LoadArgs where the content is wrong.
 import { CniError, Code } from './errors';

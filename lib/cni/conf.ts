@@ -1,4 +1,4 @@
-// The network config on stdin and the names the spec constrains (cni-spec.md §2, §4):
+// The network config on stdin and the names the spec constrains (https://github.com/containernetworking/cni/blob/main/SPEC.md#parameters, #section-1-network-configuration-format):
 // decoded once, with the Go skel's codes (6 undecodable, 7 invalid, 1 incompatible).
 import { CniError, Code, errorText } from './errors';
 import type { NetConf, Verb } from './types';

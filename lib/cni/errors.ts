@@ -1,4 +1,4 @@
-// The CNI error codes (cni-spec.md §6). Codes 0-99 carry their spec meaning only;
+// The CNI error codes (https://github.com/containernetworking/cni/blob/main/SPEC.md#error). Codes 0-99 carry their spec meaning only;
 // 999 is what the dispatcher wraps any untyped failure in, as the Go skel does.
 export const Code = {
   IncompatibleVersion: 1,

@@ -1,5 +1,5 @@
 // The dispatcher: CNI env and stdin in, exactly one protocol document out.
-// Validation follows the Go skel's order (cni-spec.md §6) so that runtimes see the
+// Validation follows the Go skel's order (github.com/containernetworking/cni pkg/skel) so that runtimes see the
 // same codes: env (4) → stdin (5/6) → name/type (7) → version (6/1) → verb gates (1).
 import * as path from 'node:path';
 import { CniError, Code, errorText, type CniErrorJson } from './errors';

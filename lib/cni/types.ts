@@ -1,4 +1,4 @@
-// The one internal result shape: CNI 1.1 (cni-spec.md §5). Every other spec
+// The one internal result shape: CNI 1.1 (https://github.com/containernetworking/cni/blob/main/SPEC.md#section-5-result-types). Every other spec
 // version exists only at the edges, converted by lib/cni/version.ts.
 export interface Interface {
   name: string;
@@ -41,7 +41,7 @@ export interface Result {
   dns?: DNS;
 }
 
-/** The fields every plugin config shares (cni-spec.md §4.2, §4.3). */
+/** The fields every plugin config shares (https://github.com/containernetworking/cni/blob/main/SPEC.md#plugin-configuration-objects). */
 export interface NetConf {
   cniVersion: string;
   name: string;

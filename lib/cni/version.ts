@@ -1,4 +1,4 @@
-// Spec versions and result shapes (cni-spec.md §1). Plugins work on one internal 1.x
+// Spec versions and result shapes (https://github.com/containernetworking/cni/blob/main/SPEC.md#section-5-result-types). Plugins work on one internal 1.x
 // Result; this module is the only place that knows the 0.x shapes, in both directions.
 import { CniError, Code } from './errors';
 import type { DNS, IPConfig, Interface, Result, Route } from './types';

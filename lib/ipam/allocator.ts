@@ -1,6 +1,6 @@
 // Allocation and release over a Store. No I/O of its own: the caller opens the
 // store (and holds its lock) once for the whole ADD/DEL/CHECK, where the reference
-// locks and rescans the directory per range set (reference-plugins.md §6 item 15).
+// locks and rescans the directory per range set.
 import { CniError, Code, errorText, wrapError } from '../cni/errors';
 import { type IP, formatIP, sameIP } from '../ip';
 import { log } from '../log';

@@ -1,6 +1,6 @@
 // host-local's view of the plugin config. Pure: every problem is a CniError with
 // code 7 (invalid network config) whose message names the offending field, where
-// the reference returns an unlabelled 999 (reference-plugins.md §6 item 12).
+// the reference returns an unlabelled 999.
 import { log } from '../log';
 import { CniError, Code, wrapError } from '../cni/errors';
 import type { DNS, NetConf, Route } from '../cni/types';
@@ -31,7 +31,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
  * Field lookup as Go's encoding/json does it: exact key first, then any key that
  * matches case-insensitively. containerd sends runtimeConfig.ipRanges with Go
  * field names (`Subnet`, `RangeStart`) because its structs carry no JSON tags
- * (cni-spec.md §8). JSON null counts as absent, as in Go.
+ * (containerd/go-cni). JSON null counts as absent, as in Go.
  */
 function field(o: Obj, key: string): unknown {
   if (key in o) return o[key] ?? undefined;
@@ -127,7 +127,7 @@ function cniArgsIP(cniArgs: string): IP[] {
   for (const seg of cniArgs.split(';')) {
     const eq = seg.indexOf('=');
     if (eq <= 0 || seg.slice(0, eq) !== 'IP') continue;
-    // Not config but env: a bad value is code 4 (invalid env), per cni-spec.md §6.
+    // Not config but env: a bad value is code 4 (invalid env), https://github.com/containernetworking/cni/blob/main/SPEC.md#error.
     out.push(requestedIP(seg.slice(eq + 1), 'CNI_ARGS IP', Code.InvalidEnv));
   }
   return out;

@@ -1,6 +1,6 @@
 // The store's writing side: the locked session of ADD, DEL and GC. Layout and locking
 // are those of the reference host-local so both can share <dataDir>/<network>
-// (reference-plugins.md §3, §7): one file per address named by its canonical
+// (https://github.com/containernetworking/plugins/blob/main/plugins/ipam/host-local/backend/disk/backend.go): one file per address named by its canonical
 // text, content "<id>\r\n<ifname>", `last_reserved_ip.<N>`, and flock(2) on `lock`.
 // Reading without writing (CHECK) is disk-read.ts.
 import { randomBytes } from 'node:crypto';
@@ -138,7 +138,7 @@ export class DiskStore implements Store {
     try {
       // link(2) publishes a file that already has its content, and fails with
       // EEXIST exactly like O_EXCL: a crash can no longer leave an empty,
-      // ownerless address file behind (reference-plugins.md §6 item 5).
+      // ownerless address file behind, as the reference can (it creates, then writes).
       fs.linkSync(tmp, path.join(this.dir, name));
     } catch (e) {
       if (errnoOf(e) === 'EEXIST') {

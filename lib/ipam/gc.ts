@@ -1,7 +1,8 @@
-// CNI 1.1 GC for host-local (cni-spec.md §3): release every reservation of one
+// CNI 1.1 GC for host-local (https://github.com/containernetworking/cni/blob/main/SPEC.md#gc-clean-up-any-stale-resources):
+// release every reservation of one
 // network whose owner is not among the attachments the runtime still considers
 // valid. The reference has no GC at all (plugins#1047), so leaked addresses pile up
-// until the range is exhausted (reference-plugins.md §4 items 1, 3).
+// until the range is exhausted (containernetworking/plugins#252, #1047).
 //
 // Two safety rules shape this module:
 // - a config without the attachment list is a no-op, never "release everything":

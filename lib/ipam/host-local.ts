@@ -1,6 +1,6 @@
 // host-local IPAM, run in-process by the bridge plugin instead of exec'ing a
 // second binary, but sharing the reference's on-disk state and lock so a node can
-// mix both (reference-plugins.md §1g, §3). ADD, DEL and GC take the lock once; CHECK
+// mix both (https://github.com/containernetworking/plugins/tree/main/plugins/ipam/host-local). ADD, DEL and GC take the lock once; CHECK
 // only reads.
 import { CniError, Code } from '../cni/errors';
 import * as path from 'node:path';

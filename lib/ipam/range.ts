@@ -1,7 +1,7 @@
 // Address ranges and the round-robin walk over a range set. Pure: no I/O.
 // A range set is the unit host-local hands out one address from; the walk order
 // has to match the reference plugin so that both implementations sharing one data
-// directory keep spreading addresses the same way (reference-plugins.md §1g).
+// directory keep spreading addresses the same way (https://github.com/containernetworking/plugins/tree/main/plugins/ipam/host-local/backend/allocator).
 import { CniError, Code } from '../cni/errors';
 import {
   type Cidr,

@@ -1,4 +1,5 @@
-// CNI 1.1 STATUS for host-local (cni-spec.md §3): "can an ADD be served now?".
+// CNI 1.1 STATUS for host-local (https://github.com/containernetworking/cni/blob/main/SPEC.md#status-check-plugin-status):
+// "can an ADD be served now?".
 // containerd 2.x and CRI-O turn a failed STATUS into NetworkReady=false, which marks
 // the whole node NotReady and, after the taint's grace period, evicts every pod on it.
 // So code 50 means "no pod could get an address here": the network directory under

@@ -1,5 +1,5 @@
 // What the allocator needs from storage, and the ownership rules of the on-disk
-// format shared with the reference host-local (reference-plugins.md §3).
+// format shared with the reference host-local (https://github.com/containernetworking/plugins/blob/main/plugins/ipam/host-local/backend/disk/backend.go).
 import { type IP, formatIP } from '../ip';
 import type { Attachment } from '../cni/gc';
 

@@ -1,5 +1,5 @@
 // The one native helper: the syscalls Node does not expose. setns(2) must run on
-// the main thread between two synchronous JS steps (node-netlink-notes.md), and
+// the main thread between two synchronous JS steps (lib/netns.md), and
 // flock(2) must be the real thing so that the reference host-local, which locks
 // <dataDir>/<net>/lock with flock, excludes us and we exclude it.
 #define _GNU_SOURCE

@@ -1,5 +1,5 @@
-// bridge STATUS and GC (CNI 1.1, cni-spec.md §3). The reference bridge forwards
-// STATUS to its IPAM and has no GC (reference-plugins.md §1a, plugins#1013); here
+// bridge STATUS and GC (CNI 1.1, https://github.com/containernetworking/cni/blob/main/SPEC.md). The reference bridge forwards
+// STATUS to its IPAM and has no GC (containernetworking/plugins#1013); here
 // STATUS also answers for the bridge and for host-local, and GC removes stale
 // masquerade chains and host-local reservations, then forwards to any other IPAM.
 import { CniError, Code, Failures, errorText } from '../../lib/cni/errors';

@@ -1,4 +1,4 @@
-// Flannel's own config and the delegate config it renders (reference-plugins.md §1h, §2).
+// Flannel's own config and the delegate config it renders (https://github.com/flannel-io/cni-plugin/blob/main/pkg/flannel/flannel_linux.go).
 // All pure. The rendered bytes must equal the reference's byte for byte, because the
 // same bytes are saved in the scratch dir, where the reference plugin (or an admin
 // diffing the two) may read them: so serialisation copies Go's encoding/json.
@@ -109,7 +109,7 @@ function normaliseRoutes(v: JsonValue | undefined): JsonObject[] {
   });
 }
 
-/** Validate flannel's stdin config (reference-plugins.md §1h); any problem is code 7. */
+/** Validate flannel's stdin config (the reference's loadFlannelNetConf); any problem is code 7. */
 export function parseFlannelConf(raw: Record<string, unknown>): FlannelConf {
   if (typeof raw.name !== 'string' || raw.name === '') throw invalid('flannel config: missing network "name"');
   const delegate = optObject(raw, 'delegate') ?? {};

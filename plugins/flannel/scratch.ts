@@ -1,5 +1,5 @@
 // The saved delegate configs: `<dataDir>/<containerID>`, one per container, same
-// layout as the reference (reference-plugins.md §3) so either plugin can DEL what
+// layout as the reference (https://github.com/flannel-io/cni-plugin/blob/main/pkg/flannel/flannel_linux.go) so either plugin can DEL what
 // the other ADDed. DEL needs the exact config ADD used, even after a reboot or with
 // flanneld down, so the file must never be seen half-written (cni-plugin#43).
 import * as fs from 'node:fs';

@@ -107,7 +107,7 @@ const plain: ConfFn = (d, v) => ({
   ipam: hostLocal(d, { ranges: [[{ subnet: '10.71.0.0/24' }]], routes: [{ dst: '10.71.0.0/16' }] }),
 });
 
-/** The delegate kube-flannel's conflist makes flannel write (reference-plugins.md §2 (b)), byte for byte, plus a dataDir. */
+/** The delegate kube-flannel's conflist makes flannel write (the reference flannel's rendering), byte for byte, plus a dataDir. */
 const kubeFlannel: ConfFn = (d, v) =>
   `{"cniVersion":"${v}","hairpinMode":true,"ipMasq":false,"ipam":{"dataDir":${JSON.stringify(d)},"ranges":[[{"subnet":"172.16.99.0/24"}]],"routes":[{"dst":"172.16.0.0/16"}],"type":"host-local"},"isDefaultGateway":true,"isGateway":true,"mtu":1450,"name":"cbr0","type":"bridge"}`;
 

@@ -10,7 +10,7 @@ const CLASSIC = parseSubnetEnv('FLANNEL_NETWORK=172.16.0.0/16\nFLANNEL_SUBNET=17
 const render = (conf: Record<string, unknown>, env = CLASSIC): string => buildDelegateConf(parseFlannelConf(conf), env).bytes.toString('utf8');
 
 
-describe('buildDelegateConf: the reference byte strings (reference-plugins.md §2)', () => {
+describe('buildDelegateConf: the reference byte strings (as the reference flannel renders them)', () => {
   it('(a) minimal conf without cniVersion', () => {
     expect(render({ name: 'mynet', type: 'flannel' })).toBe(
       '{"ipMasq":false,"ipam":{"ranges":[[{"subnet":"172.16.99.0/24"}]],"routes":[{"dst":"172.16.0.0/16"}],"type":"host-local"},"isGateway":true,"mtu":1450,"name":"mynet","type":"bridge"}',

@@ -1,5 +1,5 @@
 // lib/ip.ts: the parsers never throw, and the printed form is canonical, which
-// matters because host-local names its files by formatIP (reference-plugins.md §3).
+// matters because host-local names its files by formatIP (https://github.com/containernetworking/plugins/blob/main/plugins/ipam/host-local/backend/disk/backend.go).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatCidr, formatIP, parseIP, tryParseCidr, tryParseIP, type IP } from '../../../lib/ip';

@@ -1,4 +1,4 @@
-// convertResult / parseResult round trips (cni-spec.md §1.3, §1.4) and hostile results
+// convertResult / parseResult round trips (https://github.com/containernetworking/cni/blob/main/SPEC.md#version-considerations) and hostile results
 // (a delegate's stdout, a prevResult) that must end in a Result or a code-6 CniError.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
