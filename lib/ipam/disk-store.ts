@@ -1,7 +1,8 @@
 // The store's writing side: the locked session of ADD, DEL and GC. Layout and locking
-// are those of the reference host-local so both can share <dataDir>/<network>
-// (https://github.com/containernetworking/plugins/blob/main/plugins/ipam/host-local/backend/disk/backend.go): one file per address named by its canonical
-// text, content "<id>\r\n<ifname>", `last_reserved_ip.<N>`, and flock(2) on `lock`.
+// are those of the reference host-local so both can share <dataDir>/<network>: one file
+// per address named by its canonical text, content "<id>\r\n<ifname>",
+// `last_reserved_ip.<N>`, and flock(2) on `lock`
+// (https://github.com/containernetworking/plugins/blob/main/plugins/ipam/host-local/backend/disk/backend.go).
 // Reading without writing (CHECK) is disk-read.ts.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';

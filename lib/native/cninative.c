@@ -1,7 +1,8 @@
-// The one native helper: the syscalls Node does not expose. setns(2) must run on
-// the main thread between two synchronous JS steps (lib/netns.md), and
-// flock(2) must be the real thing so that the reference host-local, which locks
-// <dataDir>/<net>/lock with flock, excludes us and we exclude it.
+// The one native helper: the syscalls Node and Bun do not expose. setns(2) must run on
+// the main thread between two synchronous JS steps (lib/netns.md); flock(2) must be the
+// real thing so that the reference host-local, which locks <dataDir>/<net>/lock with
+// flock, excludes us and we exclude it; and the rtnetlink socket is a plain blocking
+// socket (lib/netlink/README.md), created in whatever namespace the thread is in.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
