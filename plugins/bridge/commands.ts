@@ -15,7 +15,7 @@ import { delLink, getLink, getLinkByIndex, setBridgePort, setMaster, setUp } fro
 import { openSocketIn, isErrno, type Nl } from '../../lib/netlink/socket';
 import { isOwnNetns, tryOpenNetns } from '../../lib/netns';
 import { configurePortVlans } from '../../lib/netlink/vlan';
-import { type MasqMade, chooseMasqBackend, setupMasq, teardownMasq, undoMasq } from '../../lib/nft/backend';
+import { type MasqMade, chooseMasqBackend, setupMasq, teardownMasq, undoMasq } from '../../lib/masq';
 import { setupSpoofCheck, teardownSpoofCheck } from '../../lib/nft/spoofcheck';
 import { log } from '../../lib/log';
 import { parseBridgeConf, parseBridgeConfForDel } from './config';
