@@ -1,7 +1,7 @@
 // The pure half of ipMasq: names, comments and the exact argv of every iptables
 // rule. Kept apart from the code that runs iptables so the rule shapes can be
 // checked without root, and so an operator who knows the reference plugin sees the
-// same `iptables -S` lines (reference-plugins.md §1f).
+// same `iptables -S` lines (upstream pkg/ip/ipmasq_iptables_linux.go).
 import { createHash } from 'node:crypto';
 import { formatCidr, formatIP, networkOf, tryParseCidr, type Family } from '../ip';
 

@@ -41,6 +41,7 @@ export const RTN_UNICAST = 1;
 export const RT_SCOPE = { UNIVERSE: 0, LINK: 253, HOST: 254 } as const;
 
 const NLA_F_NESTED = 0x8000;
+const NLA_TYPE_MASK = 0x3fff;
 const align4 = (n: number): number => (n + 3) & ~3;
 
 /** One attribute: 4-byte header, payload, zero padding to 4 bytes. */
@@ -69,7 +70,7 @@ export function parseAttrs(buf: Buffer, offset = 0): Map<number, Buffer> {
   while (off + 4 <= buf.length) {
     const len = buf.readUInt16LE(off);
     if (len < 4 || off + len > buf.length) break;
-    const type = buf.readUInt16LE(off + 2) & ~NLA_F_NESTED & 0x7fff;
+    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK; // without NLA_F_NESTED and NLA_F_NET_BYTEORDER
     out.set(type, buf.subarray(off + 4, off + len));
     off += align4(len);
   }

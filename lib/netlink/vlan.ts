@@ -13,8 +13,12 @@ const IFLA_BRIDGE_FLAGS = 0;
 const IFLA_BRIDGE_VLAN_INFO = 2;
 /** IFLA_BRIDGE_FLAGS value: act on the port's membership in its master bridge (not on the bridge device itself). */
 const BRIDGE_FLAGS_MASTER = 1;
-/** Ask the dump for vlan info with contiguous runs folded into RANGE_BEGIN/RANGE_END pairs (one port can hold 4094 vids). */
-const RTEXT_FILTER_BRVLAN_COMPRESSED = 1 << 3;
+/**
+ * Ask the dump for vlan info with contiguous runs folded into RANGE_BEGIN/RANGE_END pairs
+ * (one port can hold 4094 vids). 1 << 2 in include/uapi/linux/rtnetlink.h; 1 << 3 is
+ * SKIP_STATS, with which the kernel sends no vlan entries at all.
+ */
+const RTEXT_FILTER_BRVLAN_COMPRESSED = 1 << 2;
 
 /** struct bridge_vlan_info flags. */
 export const BRIDGE_VLAN_INFO = { MASTER: 1, PVID: 2, UNTAGGED: 4, RANGE_BEGIN: 8, RANGE_END: 16, BRENTRY: 32 } as const;

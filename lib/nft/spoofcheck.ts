@@ -18,7 +18,7 @@
 import { CniError, Code } from '../cni/errors';
 import { log } from '../log';
 import { explain, findNft, openNft, type NftObject } from './run';
-import { hashForNetwork } from './masq';
+import { hashForNetwork } from '../masq/nftables';
 
 const FAMILY = 'bridge';
 const TABLE = 'nat';

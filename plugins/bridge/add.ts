@@ -9,7 +9,7 @@ import { versionAtLeast } from '../../lib/cni/version';
 import { formatCidr, type Cidr } from '../../lib/ip';
 import { hostLocalNetworkDir } from '../../lib/ipam/host-local';
 import { log } from '../../lib/log';
-import { type MasqMade, chooseMasqBackend, setupMasq, undoMasq } from '../../lib/nft/backend';
+import { type MasqMade, chooseMasqBackend, setupMasq, undoMasq } from '../../lib/masq';
 import { setupSpoofCheck, teardownSpoofCheck } from '../../lib/nft/spoofcheck';
 import { delLink, getLink, getLinkByIndex, setBridgePort, setMaster, setUp, type Link } from '../../lib/netlink/link';
 import { isErrno, type Nl } from '../../lib/netlink/socket';

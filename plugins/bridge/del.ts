@@ -11,7 +11,7 @@ import { listAddrs } from '../../lib/netlink/addr';
 import { delLink, getLink } from '../../lib/netlink/link';
 import { isErrno } from '../../lib/netlink/socket';
 import { isOwnNetns } from '../../lib/netns';
-import { teardownMasq } from '../../lib/nft/backend';
+import { teardownMasq } from '../../lib/masq';
 import { teardownSpoofCheck } from '../../lib/nft/spoofcheck';
 import { parseBridgeConfForDel } from './config';
 import { runIpam } from './ipam';

@@ -1,5 +1,6 @@
-// bridge STATUS and GC (CNI 1.1, https://github.com/containernetworking/cni/blob/main/SPEC.md). The reference bridge forwards
-// STATUS to its IPAM and has no GC (containernetworking/plugins#1013); here
+// bridge STATUS and GC (CNI 1.1, https://github.com/containernetworking/cni/blob/main/SPEC.md).
+// The reference bridge forwards STATUS to its IPAM and has no GC
+// (https://github.com/containernetworking/plugins/issues/1013); here
 // STATUS also answers for the bridge and for host-local, and GC removes stale
 // masquerade chains and host-local reservations, then forwards to any other IPAM.
 import { CniError, Code, Failures, errorText } from '../../lib/cni/errors';
@@ -8,9 +9,7 @@ import { LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY, gcDisabled, validAttachm
 import type { Owner } from '../../lib/ipam/store';
 import { ipamGc, ipamStatus } from '../../lib/ipam/host-local';
 import { log } from '../../lib/log';
-import { gcIpMasq } from '../../lib/masq';
-import { gcNftMasq } from '../../lib/nft/masq';
-import { findNft } from '../../lib/nft/run';
+import { gcMasq } from '../../lib/masq';
 import { gcSpoofChecks } from '../../lib/nft/spoofcheck';
 import { getLink } from '../../lib/netlink/link';
 import { openSocket } from '../../lib/netlink/socket';
@@ -87,16 +86,9 @@ export function bridgeGc(cmd: CmdArgs): void {
   const rulesGc = (keep: readonly Owner[]): void => {
     if (conf.ipMasq) {
       try {
-        gcIpMasq({ network: conf.name, keep: keep.map((a) => a.containerId) });
+        gcMasq(conf.name, keep);
       } catch (e) {
         fail('masquerade GC', e);
-      }
-      if (findNft()) {
-        try {
-          gcNftMasq(conf.name, [...keep]);
-        } catch (e) {
-          fail('masquerade GC (nftables)', e);
-        }
       }
     }
     if (conf.macSpoofChk) {

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findExecutable } from '../../lib/exec';
-import { masqChainName, masqComment } from '../../lib/masq';
+import { masqChainName, masqComment } from '../../lib/masq/rules';
 import { Netns, distDir, isRoot, repoRoot, runPlugin, tempDir, uniqueName } from '../helpers/ns';
 
 const NETWORK = 'docnet';

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { masqChainName, masqComment, setupIpMasq, splitSaveLine, teardownIpMasq } from '../../lib/masq';
+import { masqChainName, masqComment, splitSaveLine } from '../../lib/masq/rules';
+import { setupIpMasq, teardownIpMasq } from '../../lib/masq/iptables';
 import { openNetns } from '../../lib/netns';
 import { CniError, Code } from '../../lib/cni/errors';
 

@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import { contains, parseCidr, tryParseIP } from '../../../lib/ip';
 import { renderCommand } from '../../../lib/exec';
-import { chainArgs, ruleArgs, staleMasqChains } from '../../../lib/masq';
+import { staleMasqChains } from '../../../lib/masq/gc-rules';
+import { chainArgs, ruleArgs } from '../../../lib/masq/rules';
 import { hasError, type Finding, type ReservationFile, type ScratchFile, type Snapshot } from './snapshot';
 
 /** CNI GC keeps exactly the listed attachments: every live pod must be named. */

@@ -12,7 +12,7 @@ import { formatCidr, tryParseIP } from '../../../lib/ip';
 import { BootRecord, fingerprintOf } from '../../../lib/ipam/boot';
 import { parseOwner } from '../../../lib/ipam/gc';
 import { reservedAddresses } from '../../../lib/ipam/status';
-import { listNatArgs } from '../../../lib/masq';
+import { listNatArgs } from '../../../lib/masq/gc-rules';
 import { listAddrs } from '../../../lib/netlink/addr';
 import { getBridgePort, listLinks } from '../../../lib/netlink/link';
 import { openSocket } from '../../../lib/netlink/socket';

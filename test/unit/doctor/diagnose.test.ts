@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { diagnose, isOk } from '../../../plugins/cnictl/doctor/diagnose';
 import { gatewayOf } from '../../../plugins/cnictl/doctor/checks-node';
-import { masqChainName, masqComment } from '../../../lib/masq';
+import { masqChainName, masqComment } from '../../../lib/masq/rules';
 import type { Finding, Links, ReservationFile, Snapshot } from '../../../plugins/cnictl/doctor/snapshot';
 import { AFTER_BOOT, IPTABLES_EMPTY, healthy, reservation } from './fixtures';
 

@@ -1,16 +1,17 @@
-// The bridge plugin's ipMasq with the iptables backend (reference-plugins.md §1f).
-// Rules are the reference's, rule for rule, so `iptables -t nat -S` looks the same
-// to an operator and either implementation can remove the other's rules.
+// ipMasq with the iptables backend (upstream pkg/ip/ipmasq_iptables_linux.go); the
+// front that picks a backend is index.ts. Rules are the reference's, rule for rule
+// (built in rules.ts), so `iptables -t nat -S` looks the same to an operator and either
+// implementation can remove the other's rules.
 //
 // Everything here is synchronous: the bridge plugin calls it inside lib/netns.inNetns
 // when the "host" side is itself a namespace (tests, nested setups), and a child
 // started by spawnSync inherits the calling thread's netns. iptables always gets
 // `-w` so parallel ADDs for different pods queue on the xtables lock instead of
 // failing with "Another app is currently holding the xtables lock".
-import type { Family } from './ip';
-import { FALLBACK_DIRS, findExecutable, runTool } from './exec';
-import { CniError, Code } from './cni/errors';
-import { log } from './log';
+import type { Family } from '../ip';
+import { FALLBACK_DIRS, findExecutable, runTool } from '../exec';
+import { CniError, Code } from '../cni/errors';
+import { log } from '../log';
 import {
   chainArgs,
   classifyFailure,
@@ -23,11 +24,8 @@ import {
   type Failure,
   type MasqAddr,
   type Rule,
-} from './masq/rules';
-import { listNatArgs, staleMasqChains } from './masq/gc-rules';
-
-export * from './masq/rules';
-export * from './masq/gc-rules';
+} from './rules';
+import { listNatArgs, staleMasqChains } from './gc-rules';
 
 export interface MasqOptions {
   network: string;
@@ -35,8 +33,6 @@ export interface MasqOptions {
   /** container addresses with their prefix ("10.244.1.5/24"), v4 and/or v6 */
   ips: string[];
 }
-
-export { findExecutable, renderCommand } from './exec';
 
 export function missingBinaryError(name: string): CniError {
   return new CniError(
@@ -93,6 +89,16 @@ class Iptables {
 }
 
 const explain = (r: RunResult): string => `${r.command}: ${r.stderr}`;
+
+// The probe only picks a backend; a wedged xtables lock should not hold it as long as
+// a rule change may wait (RUN_TIMEOUT_MS). A probe that times out counts as unusable.
+const PROBE_TIMEOUT_MS = 60_000;
+
+/** iptables is usable when the binary exists and can read the filter table (as go-iptables probes it). */
+export function iptablesUsable(): boolean {
+  const file = findExecutable('iptables', process.env.PATH);
+  return file !== undefined && runTool(file, 'iptables', ['-w', '-t', 'filter', '-n', '-L', 'INPUT'], { timeoutMs: PROBE_TIMEOUT_MS }).ok;
+}
 
 function parseAll(ips: string[], onBad: (s: string) => void): MasqAddr[] {
   const out: MasqAddr[] = [];

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { CniError, Code } from '../cni/errors';
 import { formatCidr, formatIP, networkOf, tryParseCidr } from '../ip';
-import { explain, openNft, type NftObject } from './run';
+import { explain, openNft, type NftObject } from '../nft/run';
 
 export const MASQ_TABLE = 'cni_plugins_masquerade';
 export const MASQ_CHAIN = 'masq_checks';
@@ -115,9 +115,8 @@ export function teardownNftMasq(o: Pick<NftMasqOptions, 'network' | 'ifName' | '
 }
 
 /**
- * GC (CNI 1.1): remove the network's rules whose attachment is not in `keep`. The
- * reference has this helper but never calls it; offered for the bridge's GC.
- * Returns how many rules were removed.
+ * GC (CNI 1.1): remove the network's rules whose attachment is not in `keep`, found by
+ * the network's hash. Returns how many rules were removed.
  */
 export function gcNftMasq(network: string, keep: { ifName: string; containerId: string }[]): number {
   const valid = new Set(keep.map((a) => commentForInstance(network, a.ifName, a.containerId)));

@@ -1,24 +1,19 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+// The pure half of ipMasq's iptables backend (lib/masq/rules.ts): chain names,
+// comments, rule argv and the reading of `iptables -S` output.
 import { describe, expect, it } from 'vitest';
 import {
   classifyFailure,
-  findExecutable,
   goQuote,
   IPT_COMMENT_MAX,
   jumpsToChain,
   masqChainName,
   masqComment,
-  missingBinaryError,
   parseMasqAddr,
   planMasq,
-  renderCommand,
   ruleArgs,
   splitSaveLine,
   type MasqAddr,
-} from '../../lib/masq';
-import { CniError, Code } from '../../lib/cni/errors';
+} from '../../../lib/masq/rules';
 
 const addrs = (...ss: string[]): MasqAddr[] =>
   ss.map((s) => {
@@ -209,41 +204,5 @@ describe('classifyFailure', () => {
     expect(classifyFailure('iptables v1.8.9 (nf_tables):  CHAIN_DEL failed (Device or resource busy): chain CNI-foo')).toBe('busy');
     expect(classifyFailure('iptables: Too many links.')).toBe('busy');
     expect(classifyFailure('iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied')).toBe('other');
-  });
-});
-
-describe('renderCommand', () => {
-  it('quotes only what a shell would need quoted', () => {
-    expect(renderCommand('iptables', ['-w', '-t', 'nat', '!', '-d', '224.0.0.0/4', '--comment', COMMENT])).toBe(
-      `iptables -w -t nat ! -d 224.0.0.0/4 --comment 'name: "mynet" id: "ctr-abc123"'`,
-    );
-    expect(renderCommand('x', ["it's"])).toBe(`x 'it'\\''s'`);
-  });
-});
-
-describe('findExecutable / missingBinaryError', () => {
-  it('looks in PATH first, then the fallback directories, and wants an executable file', () => {
-    const a = fs.mkdtempSync(path.join(os.tmpdir(), 'masq-unit-a-'));
-    const b = fs.mkdtempSync(path.join(os.tmpdir(), 'masq-unit-b-'));
-    try {
-      fs.writeFileSync(path.join(a, 'iptables'), '', { mode: 0o644 }); // not executable
-      fs.mkdirSync(path.join(a, 'ip6tables')); // a directory
-      fs.writeFileSync(path.join(b, 'iptables'), '#!/bin/sh\n', { mode: 0o755 });
-      expect(findExecutable('iptables', `relative:${a}`, [])).toBeUndefined();
-      expect(findExecutable('iptables', a, [b])).toBe(path.join(b, 'iptables'));
-      expect(findExecutable('iptables', `${b}:${a}`, [])).toBe(path.join(b, 'iptables'));
-      expect(findExecutable('ip6tables', a, [b])).toBeUndefined();
-      expect(findExecutable('iptables', undefined, [])).toBeUndefined();
-    } finally {
-      fs.rmSync(a, { recursive: true, force: true });
-      fs.rmSync(b, { recursive: true, force: true });
-    }
-  });
-
-  it('tells the operator to install iptables', () => {
-    const e = missingBinaryError('ip6tables');
-    expect(e).toBeInstanceOf(CniError);
-    expect(e.code).toBe(Code.Internal);
-    expect(e.message).toMatch(/ipMasq needs ip6tables.*install the iptables package/);
   });
 });

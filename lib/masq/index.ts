@@ -1,15 +1,14 @@
-// Which ipMasq backend an ADD uses, and the DEL that removes both. Mirrors the
-// reference (pkg/ip/ipmasq_linux.go): "iptables" unless iptables is unusable and
-// nftables usable; DEL tears down both because the pod may have been made by another
-// plugin version or under another config; a backend's teardown failure counts only
-// when that backend is usable on this node.
-import { spawnSync } from 'node:child_process';
+// ipMasq's one front, as upstream's pkg/ip/ipmasq_linux.go is: which backend an ADD
+// uses, its setup and undo, the DEL that removes both backends, and the GC of both.
+// The backends are the siblings iptables.ts and nftables.ts. "iptables" unless
+// iptables is unusable and nftables usable; DEL tears down both because the pod may
+// have been made by another plugin version or under another config; a backend's
+// teardown failure counts only when that backend is usable on this node.
 import { CniError, Code, errorText } from '../cni/errors';
 import { log } from '../log';
-import { findExecutable } from '../exec';
-import { type IpMasqMade, setupIpMasq, teardownIpMasq, undoIpMasq } from '../masq';
-import { setupNftMasq, teardownNftMasq } from './masq';
-import { nftUsable } from './run';
+import { findNft, nftUsable } from '../nft/run';
+import { gcIpMasq, iptablesUsable, setupIpMasq, teardownIpMasq, undoIpMasq, type IpMasqMade } from './iptables';
+import { gcNftMasq, setupNftMasq, teardownNftMasq } from './nftables';
 
 export type MasqBackend = 'iptables' | 'nftables';
 
@@ -19,14 +18,6 @@ export interface MasqAttachment {
   containerId: string;
   /** pod addresses with prefix; may be empty on DEL (the nft backend does not need them) */
   ips: string[];
-}
-
-/** iptables is usable when the binary exists and can read the filter table (as go-iptables probes it). */
-export function iptablesUsable(): boolean {
-  const file = findExecutable('iptables', process.env.PATH);
-  if (!file) return false;
-  const r = spawnSync(file, ['-w', '-t', 'filter', '-n', '-L', 'INPUT'], { stdio: 'ignore', timeout: 60_000, killSignal: 'SIGKILL' });
-  return !r.error && r.status === 0;
 }
 
 export function chooseMasqBackend(configured: MasqBackend | undefined, probe = { iptablesUsable, nftUsable }): MasqBackend {
@@ -72,6 +63,30 @@ export function teardownMasq(a: MasqAttachment): void {
   } catch (err) {
     if (nftUsable()) errors.push(errorText(err));
     else log.debug(`masq teardown (nftables, unusable here): ${errorText(err)}`);
+  }
+  if (errors.length) throw new CniError(Code.Internal, errors.join('; '));
+}
+
+/**
+ * CNI 1.1 GC of `network`'s masquerading in both backends: every rule or chain of an
+ * attachment not in `keep` goes. The iptables side skips a family without its binary
+ * by itself; the nftables side runs only where nft is installed, since without it
+ * nothing of ours can exist there. Goes on past a failure; every failure is reported
+ * together after trying both.
+ */
+export function gcMasq(network: string, keep: readonly { containerId: string; ifName: string }[]): void {
+  const errors: string[] = [];
+  try {
+    gcIpMasq({ network, keep: keep.map((a) => a.containerId) });
+  } catch (err) {
+    errors.push(errorText(err));
+  }
+  if (findNft()) {
+    try {
+      gcNftMasq(network, [...keep]);
+    } catch (err) {
+      errors.push(errorText(err));
+    }
   }
   if (errors.length) throw new CniError(Code.Internal, errors.join('; '));
 }
