@@ -1,6 +1,10 @@
-// The only module that imports ip-address. Everything else sees addresses as
-// (family, bigint) pairs, which makes range arithmetic exact for IPv6 too.
-import { Address6 } from 'ip-address';
+// The only module that uses ip-address. Everything else sees addresses as
+// (family, bigint) pairs, which makes range arithmetic exact for IPv6 too. The library
+// is loaded on the first IPv6 text to parse, not at start: an IPv4 call never pays for it.
+import type { Address6 as Address6Type } from 'ip-address';
+
+let address6: typeof Address6Type | undefined;
+const Address6 = (): typeof Address6Type => (address6 ??= (require('ip-address') as typeof import('ip-address')).Address6);
 
 export type Family = 4 | 6;
 
@@ -33,7 +37,7 @@ function parseV4(s: string): bigint | undefined {
 function parseV6(s: string): bigint | undefined {
   if (!s.includes(':') || /[^0-9a-fA-F:.]/.test(s)) return undefined;
   try {
-    const a = new Address6(s);
+    const a = new (Address6())(s);
     if (!a.isCorrect() && a.subnetMask !== 128) return undefined;
     return a.bigInt();
   } catch {
@@ -82,7 +86,32 @@ export function formatIP(ip: IP): string {
     const v = ip.value;
     return [24n, 16n, 8n, 0n].map((s) => ((v >> s) & 255n).toString()).join('.');
   }
-  return Address6.fromBigInt(ip.value).correctForm();
+  return formatV6(ip.value);
+}
+
+/**
+ * RFC 5952: lowercase hex groups without leading zeros, the longest run of two or more
+ * zero groups (the first of equal runs) as "::". What Go's net.IP.String() prints for
+ * every address but an IPv4-mapped one, which it prints dotted (host-local never sees
+ * one: a range is IPv4 or IPv6).
+ */
+function formatV6(v: bigint): string {
+  const g: string[] = [];
+  for (let shift = 112n; shift >= 0n; shift -= 16n) g.push(((v >> shift) & 0xffffn).toString(16));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === '0') j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  if (best < 0) return g.join(':');
+  return `${g.slice(0, best).join(':')}::${g.slice(best + bestLen).join(':')}`;
 }
 
 export const formatCidr = (c: Cidr): string => `${formatIP(c)}/${c.prefix}`;

@@ -4,7 +4,9 @@ import { CniError, Code, errorText } from './errors';
 import type { NetConf, Verb } from './types';
 import { SUPPORTED_VERSIONS, parseVersion } from './version';
 
-export const MAX_STDIN = 1 << 20;
+import { MAX_STDIN } from './versions';
+
+export { MAX_STDIN };
 /**
  * JSON.parse itself copes with any depth, but everything after it recurses
  * (structuredClone, JSON.stringify, lib/gojson's marshalGo) and would die with a

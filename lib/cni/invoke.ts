@@ -16,16 +16,16 @@ import { mark } from '../trace';
 // Absent when running from source, which always execs (lib/build-defines.d.ts).
 const BUILD_ID = typeof __CNI_BUILD_ID__ === 'string' ? __CNI_BUILD_ID__ : undefined;
 
-const inProcess = new Map<string, PluginSpec>();
+const inProcess = new Map<string, () => PluginSpec>();
 
 /**
  * Let `type` run inside this process when the executable CNI_PATH resolves it to is
  * a sibling from this very build: a second Node start costs more than the plugin's
- * whole work (issue: as fast as the Go reference). Any other binary by that name
- * (the reference bridge, an older build of ours) is executed as usual.
+ * whole work. Any other binary by that name (the reference bridge, an older build of
+ * ours) is executed as usual. `load` runs only when the delegate is this build.
  */
-export function registerInProcess(type: string, spec: PluginSpec): void {
-  inProcess.set(type, spec);
+export function registerInProcess(type: string, load: () => PluginSpec): void {
+  inProcess.set(type, load);
 }
 
 function isThisBuild(file: string): boolean {
@@ -93,7 +93,7 @@ export interface DelegateTarget {
 export function resolveDelegate(type: string, dirs: string[]): DelegateTarget {
   const file = findInPath(type, dirs);
   const local = inProcess.get(type);
-  return local && isThisBuild(file) ? { type, file, local } : { type, file };
+  return local && isThisBuild(file) ? { type, file, local: local() } : { type, file };
 }
 
 /**

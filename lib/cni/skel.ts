@@ -12,6 +12,7 @@ import type { CmdArgs, NetConf, Result, Verb } from './types';
 import { SUPPORTED_VERSIONS, convertResult, versionAtLeast } from './version';
 import { checkConf, parseConf, validateContainerId, validateIfName } from './conf';
 import { readStdinSync, stdinIsFinite, writeAll } from './stdio';
+import { versionOutput } from './version-verb';
 
 /**
  * A plugin's verbs. Synchronous from start to end: every kernel, file and process call
@@ -51,17 +52,6 @@ function gate(verb: Verb, version: string): void {
   }
 }
 
-
-function versionOutput(stdin: Buffer | undefined): string {
-  let echo = '1.1.0';
-  try {
-    const v = stdin && stdin.length ? (JSON.parse(stdin.toString('utf8')) as { cniVersion?: unknown }).cniVersion : undefined;
-    if (typeof v === 'string' && SUPPORTED_VERSIONS.includes(v)) echo = v;
-  } catch {
-    // VERSION never fails on what stdin says.
-  }
-  return JSON.stringify({ cniVersion: echo, supportedVersions: SUPPORTED_VERSIONS }) + '\n';
-}
 
 /** The whole protocol as a function: env + stdin in, stdout/exit code out. */
 export function dispatch(spec: PluginSpec, env: NodeJS.ProcessEnv, readStdin: () => Buffer): Outcome {

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import { sleepSync } from '../time';
 import { CniError, Code } from './errors';
-import { MAX_STDIN } from './conf';
+import { MAX_STDIN } from './versions';
 
 /** Read all of stdin synchronously, refusing more than MAX_STDIN without buffering it whole. */
 export function readStdinSync(): Buffer {

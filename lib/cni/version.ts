@@ -4,7 +4,9 @@ import { CniError, Code } from './errors';
 import type { DNS, IPConfig, Interface, Result, Route } from './types';
 import { tryParseCidr, tryParseIP, type Family } from '../ip';
 
-export const SUPPORTED_VERSIONS: readonly string[] = Object.freeze(['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0']);
+import { SUPPORTED_VERSIONS } from './versions';
+
+export { SUPPORTED_VERSIONS };
 
 /** The three result shapes: 0.1/0.2 (`ip4`/`ip6`), 0.3.x/0.4 (`ips[].version`), 1.x. */
 type Shape = 'legacy' | 'v04' | 'v1';

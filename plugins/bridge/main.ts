@@ -1,6 +1,6 @@
-import { runPlugin } from '../../lib/cni/skel';
-import { setLogPrefix } from '../../lib/log';
-import { bridgePlugin } from './plugin';
+// The bridge executable. VERSION is answered before the plugin is loaded (it costs no
+// more than the process start); every other verb loads it now.
+import { answerVersion } from '../../lib/cni/version-verb';
 
-setLogPrefix('bridge');
-void runPlugin(bridgePlugin);
+answerVersion();
+(require('./serve') as typeof import('./serve')).serve();

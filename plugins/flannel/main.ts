@@ -1,11 +1,6 @@
-// The flannel executable: hand the verbs to the dispatcher. Our own bridge from the
-// same build runs in this process instead of a second Node start (lib/cni/invoke.ts).
-import { registerInProcess } from '../../lib/cni/invoke';
-import { runPlugin } from '../../lib/cni/skel';
-import { setLogPrefix } from '../../lib/log';
-import { bridgePlugin } from '../bridge/plugin';
-import { flannelSpec } from './commands';
+// The flannel executable. VERSION is answered before the plugin is loaded; every other
+// verb loads it now.
+import { answerVersion } from '../../lib/cni/version-verb';
 
-setLogPrefix('flannel');
-registerInProcess('bridge', bridgePlugin);
-void runPlugin(flannelSpec);
+answerVersion();
+(require('./serve') as typeof import('./serve')).serve();

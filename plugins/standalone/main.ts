@@ -1,21 +1,17 @@
 // The standalone executable (Bun-compiled, no Node.js needed on the node): one file
 // that is `bridge` and `flannel` at once, choosing by the name it was invoked as, so
-// flannel always runs the bridge it carries in-process.
-import { registerInProcess } from '../../lib/cni/invoke';
-import { runPlugin } from '../../lib/cni/skel';
-import { setLogPrefix } from '../../lib/log';
+// flannel always runs the bridge it carries in-process. VERSION is answered before
+// either is loaded.
+import { answerVersion } from '../../lib/cni/version-verb';
 import { invokedAs } from '../../lib/runtime';
-import { bridgePlugin } from '../bridge/plugin';
-import { flannelSpec } from '../flannel/commands';
 
 const name = invokedAs();
-registerInProcess('bridge', bridgePlugin);
 if (name === 'flannel') {
-  setLogPrefix('flannel');
-  void runPlugin(flannelSpec);
+  answerVersion();
+  (require('../flannel/serve') as typeof import('../flannel/serve')).serve();
 } else if (name === 'bridge') {
-  setLogPrefix('bridge');
-  void runPlugin(bridgePlugin);
+  answerVersion();
+  (require('../bridge/serve') as typeof import('../bridge/serve')).serve();
 } else {
   process.stderr.write(`this executable is the CNI plugins "bridge" and "flannel": run it through a link with one of those names, not as "${name}"\n`);
   process.exit(2);

@@ -87,3 +87,15 @@ describe('lib/ip parsers', () => {
     }
   });
 });
+
+describe('formatIP of IPv6, our own RFC 5952 printer', () => {
+  it('prints exactly what ip-address prints (the library it replaced on this path)', async () => {
+    const { Address6 } = await import('ip-address');
+    check(
+      fc.property(fc.oneof(v6, v6Sparse), (ip) => {
+        expect(formatIP(ip)).toBe(Address6.fromBigInt(ip.value).correctForm());
+      }),
+      2000,
+    );
+  });
+});
