@@ -1,6 +1,6 @@
 // The CNI side of a sandboxed node, as an operator sets up a kube-flannel node: the built
 // plugins installed by conf/install.sh into /opt/cni/bin with the kube-flannel conflist in
-// /etc/cni/net.d (both private to the sandbox), the reference portmap beside them, and
+// /etc/cni/net.d (both private to the sandbox), the reference portmap and loopback beside them, and
 // the subnet.env flanneld would write at its default path. Plus what the suites check
 // after a container is gone, and the busybox image they run.
 import { execFileSync } from 'node:child_process';
@@ -14,14 +14,15 @@ export const GATEWAY = '10.244.1.1';
 export const SUBNET_ENV = 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
 /** An address of the node itself, on a veth pair that never leaves the node namespace: what `-p` publishes on. */
 export const NODE_IP = '198.18.0.1';
-export const REFERENCE_PORTMAP = '/usr/lib/cni/portmap';
+/** Debian's reference plugins: portmap chained after flannel, loopback (containerd brings the pod's lo up with it). */
+export const REFERENCE_DIR = '/usr/lib/cni';
 export const TEST_IMAGE = 'localhost/cnit-busybox:latest';
 
 export type Build = 'node' | 'standalone';
 
 export function installPlugins(box: NodeSandbox, build: Build): void {
   box.run(['bash', path.join(repoRoot, 'conf', 'install.sh'), ...(build === 'standalone' ? ['--standalone'] : [])]);
-  box.run(['cp', REFERENCE_PORTMAP, '/opt/cni/bin/portmap']);
+  for (const p of ['portmap', 'loopback']) box.run(['cp', path.join(REFERENCE_DIR, p), `/opt/cni/bin/${p}`]);
   box.run(['sh', '-c', `cat > /run/flannel/subnet.env`], { input: SUBNET_ENV });
   box.run(['sh', '-c', `ip link add ul0 type veth peer name ul0p && ip addr add ${NODE_IP}/24 dev ul0 && ip link set ul0p up && ip link set ul0 up`]);
 }

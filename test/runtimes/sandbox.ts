@@ -131,7 +131,7 @@ export class NodeSandbox {
   }
 
   /** Calls the plugins logged since the sandbox started, as parsed JSON lines. */
-  calls(): Array<{ plugin: string; verb: string; containerId: string; netns: string; result: string; error?: { msg?: string } }> {
+  calls(): Array<{ plugin: string; verb: string; containerId: string; netns?: string; result: string; error?: { msg?: string } }> {
     const r = this.run(['cat', this.callLog], { allowFail: true });
     return r.stdout
       .split('\n')
