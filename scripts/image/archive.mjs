@@ -8,11 +8,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeTar } from './tar.mjs';
 
-/** OCI architecture names by Node's process.arch and by Debian's. */
-export const ociArch = (arch) => ({ x64: 'amd64', amd64: 'amd64', arm64: 'arm64', aarch64: 'arm64' })[arch] ?? arch;
-
 /**
- * spec: {tag, arch, entrypoint?, cmd?, env?, labels?, files} (files as for writeTar).
+ * spec: {tag, arch (OCI: amd64, arm64), entrypoint?, cmd?, env?, labels?, files} (files as for writeTar).
  * The time is SOURCE_DATE_EPOCH's when set, else the epoch, so a rebuild gives the same digest.
  */
 export function writeImage(spec, outFile) {
@@ -29,7 +26,7 @@ export function writeImage(spec, outFile) {
       fs.closeSync(fd);
     }
     const layerDigest = hash.digest('hex');
-    const arch = ociArch(spec.arch);
+    const arch = spec.arch;
     const config = {
       architecture: arch,
       ...(arch === 'arm64' ? { variant: 'v8' } : {}),

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ociArch } from '../../plugins/install/requirements';
 import { repoRoot } from '../helpers/ns';
 import { runtimesRoot, type NodeSandbox } from './sandbox';
 
@@ -72,7 +73,7 @@ export function buildTestImage(out: string): string {
   files.push({ path: 'bin/busybox', src: busybox, mode: 0o755 });
   for (const a of applets) files.push({ path: `bin/${a}`, symlink: 'busybox' });
   // PID 1 that a runtime stops with SIGKILL anyway: it also serves as the CRI pause image.
-  const spec = { tag: TEST_IMAGE, arch: process.arch, cmd: ['/bin/sleep', '2147483647'], files };
+  const spec = { tag: TEST_IMAGE, arch: ociArch(process.arch), cmd: ['/bin/sleep', '2147483647'], files };
   const specFile = `${out}.json`;
   fs.writeFileSync(specFile, JSON.stringify(spec));
   execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'image', 'archive.mjs'), specFile, out], { stdio: ['ignore', 'ignore', 'inherit'] });
