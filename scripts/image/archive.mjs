@@ -66,17 +66,25 @@ export function writeImage(spec, outFile) {
   }
 }
 
-/** The manifest.json of a docker-archive written by writeImage (one image). */
-export function readArchiveManifest(file) {
-  const buf = fs.readFileSync(file);
-  for (let off = 0; off + 512 <= buf.length; ) {
-    const name = buf.toString('utf8', off, off + 100).replace(/\0.*$/s, '');
-    if (!name) break;
-    const size = parseInt(buf.toString('ascii', off + 124, off + 136).replace(/\0.*$/s, '').trim() || '0', 8);
-    if (name === 'manifest.json') return JSON.parse(buf.toString('utf8', off + 512, off + 512 + size));
-    off += 512 + Math.ceil(size / 512) * 512;
+/** One file of a tar, parsed as JSON (the manifest.json or config of a docker-archive); header by header, not read whole. */
+export function readTarJson(file, name) {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const h = Buffer.alloc(512);
+    for (let off = 0; fs.readSync(fd, h, 0, 512, off) === 512 && h[0] !== 0; ) {
+      const entry = h.toString('utf8', 0, 100).replace(/\0.*$/s, '');
+      const size = parseInt(h.toString('ascii', 124, 136).replace(/\0.*$/s, '').trim() || '0', 8);
+      if (entry === name) {
+        const data = Buffer.alloc(size);
+        fs.readSync(fd, data, 0, size, off + 512);
+        return JSON.parse(data.toString('utf8'));
+      }
+      off += 512 + Math.ceil(size / 512) * 512;
+    }
+  } finally {
+    fs.closeSync(fd);
   }
-  throw new Error(`${file}: no manifest.json`);
+  throw new Error(`${file}: no ${name}`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
