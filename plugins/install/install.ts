@@ -8,13 +8,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runTool } from '../../lib/exec';
-import { selfPath } from '../../lib/runtime';
+import { isOurBuild, selfPath } from '../../lib/runtime';
 import { checkHost, parseRequirements, readHostFacts } from './requirements';
 
 const BIN_DIR = process.env.CNI_BIN_DIR ?? '/opt/cni/bin';
 const NET_DIR = process.env.CNI_NET_DIR ?? '/etc/cni/net.d';
 const CONFLIST = '10-flannel.conflist';
-const MARKER = 'built by cni-flannel-bridge';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
@@ -61,20 +60,7 @@ function stage(src: string, target: string, mode: number): string {
 }
 
 function describeReplaced(target: string): string {
-  try {
-    const st = fs.lstatSync(target);
-    if (st.isSymbolicLink()) return fs.readlinkSync(target) === 'cni-plugins' ? '' : ' (replaced a link that was not ours)';
-    const head = Buffer.alloc(512);
-    const fd = fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    try {
-      fs.readSync(fd, head, 0, head.length, 0);
-    } finally {
-      fs.closeSync(fd);
-    }
-    return head.includes(MARKER) || path.basename(target) === 'cni-plugins' ? '' : ' (replaced a plugin not built by this project)';
-  } catch {
-    return '';
-  }
+  return fs.existsSync(target) && !isOurBuild(target) ? ' (replaced a plugin not built by this project)' : '';
 }
 
 function installPlugins(srcDir: string): void {
