@@ -65,6 +65,7 @@ describe.skipIf(!!unavailable).each(builds)('podman, %s build', (build) => {
     // From the node: a connection to the node's own address, DNATed by portmap.
     let fromNode = '';
     for (let i = 0; i < 20 && !fromNode.includes('hello-from-pod'); i++) {
+      if (i > 0) box.run(['sleep', '0.2']);
       fromNode = box.run([process.execPath, '-e', `require('net').connect(8080, '${NODE_IP}', function () { this.end('GET / HTTP/1.0\\r\\n\\r\\n'); }).on('data', (d) => process.stdout.write(d)).on('error', (e) => console.log(e.message))`], { timeoutMs: 10_000 }).stdout;
     }
     expect(fromNode).toContain('hello-from-pod');
