@@ -33,8 +33,8 @@ export function parseRequirements(text: string): Requirements {
   return { arch: need('ARCH'), kernel: need('KERNEL'), glibc: need('GLIBC'), cpu: need('CPU').split(/\s+/).filter(Boolean) };
 }
 
-/** -1, 0, 1 for dotted versions ("4.18" < "6.1.0-13-amd64"); non-numeric tails are ignored. */
-export function compareVersions(a: string, b: string): number {
+/** -1, 0, 1 for a kernel or glibc version ("4.18" < "6.1.0-13-amd64"): a distribution suffix is ignored, not refused as a CNI version would be. */
+export function compareHostVersions(a: string, b: string): number {
   const parts = (v: string) => (/^\d+(\.\d+)*/.exec(v)?.[0] ?? '0').split('.').map(Number);
   const [x, y] = [parts(a), parts(b)];
   for (let i = 0; i < Math.max(x.length, y.length); i++) {
@@ -50,8 +50,8 @@ export const ociArch = (nodeArch: string): string => ({ x64: 'amd64', x86_64: 'a
 export function checkHost(req: Requirements, host: HostFacts): string[] {
   const problems: string[] = [];
   if (host.arch !== req.arch) problems.push(`this build is for ${req.arch}, the node is ${host.arch}: use the ${host.arch} build`);
-  if (compareVersions(host.kernel, req.kernel) < 0) problems.push(`kernel ${host.kernel} is older than ${req.kernel}, the oldest this build supports`);
-  if (host.glibc !== undefined && compareVersions(host.glibc, req.glibc) < 0) problems.push(`glibc ${host.glibc} is older than ${req.glibc}, which the executable links against`);
+  if (compareHostVersions(host.kernel, req.kernel) < 0) problems.push(`kernel ${host.kernel} is older than ${req.kernel}, the oldest this build supports`);
+  if (host.glibc !== undefined && compareHostVersions(host.glibc, req.glibc) < 0) problems.push(`glibc ${host.glibc} is older than ${req.glibc}, which the executable links against`);
   if (host.cpu !== undefined && host.arch === req.arch) {
     const missing = req.cpu.filter((f) => !host.cpu!.includes(f));
     if (missing.length > 0) {

@@ -1,13 +1,9 @@
 // Pure checks of the plugins the runtime would run for the network.
+import { compareVersions } from '../../../lib/cni/version';
 import type { Finding, Snapshot } from './snapshot';
 
 /** The reference flannel as Debian and older kube-flannel releases ship it speaks up to this. */
 const REFERENCE_MAX = '0.4.0';
-const above = (v: string, max: string): boolean => {
-  const [a, b] = [v, max].map((x) => x.split('.').map(Number));
-  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
-  return false;
-};
 
 /**
  * Switching back to the reference flannel works at cniVersion 0.3.1 and 0.4.0; a flannel
@@ -25,7 +21,7 @@ export function checkFlannelVersion(s: Snapshot): Finding[] {
     if (bin.supportedVersions.includes(version)) return [];
     return [{ severity: 'warning', check: 'flannel-version', subject: bin.path, detail: `${bin.path} is not this project's flannel and speaks CNI ${bin.supportedVersions.join(', ')}, but ${file} asks for ${version}: ${effect}`, fix }];
   }
-  if (!above(version, REFERENCE_MAX)) return [];
+  if (compareVersions(version, REFERENCE_MAX) <= 0) return [];
   return [
     {
       severity: 'warning',

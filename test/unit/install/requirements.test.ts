@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkHost, compareVersions, parseCpuFlags, parseRequirements } from '../../../plugins/install/requirements';
+import { checkHost, compareHostVersions, parseCpuFlags, parseRequirements } from '../../../plugins/install/requirements';
 
 const req = parseRequirements('# comment\nARCH="amd64"\nKERNEL="4.18"\nGLIBC="2.17"\nCPU="sse4_2 popcnt"\nTARGET="bun-linux-x64-baseline"\n');
 const good = { arch: 'amd64', kernel: '6.1.0-13-amd64', glibc: '2.36', cpu: ['fpu', 'sse4_2', 'popcnt'] };
@@ -12,10 +12,10 @@ describe('host requirements', () => {
   });
 
   it('compares kernel and glibc versions by number, ignoring a distribution suffix', () => {
-    expect(compareVersions('4.18.0-553.el8_10.x86_64', '4.18')).toBe(0);
-    expect(compareVersions('4.9.0', '4.18')).toBe(-1);
-    expect(compareVersions('6.18.44-fc-v1147', '4.18')).toBe(1);
-    expect(compareVersions('2.17', '2.17')).toBe(0);
+    expect(compareHostVersions('4.18.0-553.el8_10.x86_64', '4.18')).toBe(0);
+    expect(compareHostVersions('4.9.0', '4.18')).toBe(-1);
+    expect(compareHostVersions('6.18.44-fc-v1147', '4.18')).toBe(1);
+    expect(compareHostVersions('2.17', '2.17')).toBe(0);
   });
 
   it('accepts a node that has everything', () => {
