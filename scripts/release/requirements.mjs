@@ -13,10 +13,11 @@ import * as path from 'node:path';
 export const MIN_KERNEL = '4.18';
 
 /**
- * CPU features by Bun target, as /proc/cpuinfo names them. Bun's x64 runtime is compiled
- * for Haswell (AVX2, BMI2, FMA) and dies with SIGILL without them; its baseline runtime for
- * Nehalem (SSE4.2, POPCNT). The aarch64 runtime runs on ARMv8.0 (measured on an emulated
- * Cortex-A53: test/runtimes/release.test.ts); asimd is the part of ARMv8.0 every node has.
+ * CPU features by Bun target, as /proc/cpuinfo names them. Bun compiles its x64 runtime for
+ * Haswell (AVX2, BMI2, FMA: any of its code may use them, and a CPU without them stops it
+ * with SIGILL wherever it does) and its baseline runtime for Nehalem (SSE4.2, POPCNT).
+ * The aarch64 runtime runs on ARMv8.0 (an emulated Cortex-A53 in test/runtimes/release.test.ts);
+ * asimd is the part of ARMv8.0 every such node has.
  */
 export const CPU_FEATURES = {
   'bun-linux-x64': ['sse4_2', 'popcnt', 'avx', 'avx2', 'bmi1', 'bmi2', 'fma'],
