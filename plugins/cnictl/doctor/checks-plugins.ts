@@ -15,7 +15,8 @@ export function checkFlannelVersion(s: Snapshot): Finding[] {
   if (s.netConf.state !== 'ok' || s.netConf.pluginType !== 'flannel' || !bin || 'error' in bin || bin.ours) return [];
   const { file, cniVersion } = s.netConf;
   const version = cniVersion || '0.1.0';
-  const fix = `set "cniVersion": "${REFERENCE_MAX}" (or 0.3.1) in ${file} while this flannel is installed (pods added at 1.0.0 are deleted fine at ${REFERENCE_MAX}), or install this project's flannel again (conf/install.sh)`;
+  // A runtime that caches the config at ADD (podman) deletes with the version it added with.
+  const fix = `set "cniVersion": "${REFERENCE_MAX}" (or 0.3.1) in ${file} and recreate the pods started under ${version} before this flannel serves them (podman deletes with the config it cached at ADD), or install this project's flannel again (conf/install.sh)`;
   const effect = `it refuses every ADD and DEL of the network ("incompatible CNI versions"): pods get no network, and a runtime that removes a container anyway (podman does) leaks its address reservation`;
   if (bin.supportedVersions) {
     if (bin.supportedVersions.includes(version)) return [];
