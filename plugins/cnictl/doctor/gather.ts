@@ -1,7 +1,8 @@
 // The one part of doctor that reads the node: files, the kernel through our own
 // netlink code, sysctls, and `iptables -S` through lib/exec.ts (never a shell, never
 // `ip`). It only reads: no lock is taken and nothing is written or removed, so it is
-// safe while the runtime adds and deletes pods. Each part fails on its own; the
+// safe while the runtime adds and deletes pods. The one program it starts besides
+// iptables is a flannel that is not ours, with CNI_COMMAND=VERSION. Each part fails on its own; the
 // snapshot carries the error and diagnose reports it.
 import { readSmall } from '../../../lib/ipam/disk-store';
 import * as fs from 'node:fs';
