@@ -7,16 +7,18 @@ set -euo pipefail
 
 usage() {
   cat <<USAGE
-usage: conf/install.sh [--prefix DIR] [--conf flannel|bridge|none] [--standalone] [--force]
+usage: conf/install.sh [--prefix DIR] [--conf flannel|bridge|none] [--standalone] [--from DIR] [--force]
   --prefix DIR   install under DIR instead of / (tests use a temporary root)
   --standalone   install the self-contained executable (dist-standalone/), no Node.js needed;
                  cnictl is a Node bundle: installed from dist/ when Node.js 20+ is here, else skipped
+  --from DIR     the standalone build in DIR instead (implies --standalone), e.g. release/linux-arm64
   --conf NAME    which conflist to install (default: flannel; none = binaries only)
   --force        replace plugin binaries that were not built by this project
 USAGE
 }
 
 prefix=""
+from=""
 conf="flannel"
 force=0
 standalone=0
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
     --conf) conf="${2:?--conf needs a name}"; shift 2 ;;
     --force) force=1; shift ;;
     --standalone) standalone=1; shift ;;
+    --from) from="${2:?--from needs a directory}"; standalone=1; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -42,7 +45,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0
 # cninative.node beside it, which both builds install.
 cnictl=0
 if [ "$standalone" -eq 1 ]; then
-  dist="$here/dist-standalone"
+  dist="${from:-$here/dist-standalone}"
   files="cni-plugins cninative.node"
   if [ "$node_major" -lt 20 ]; then
     echo "install: skipping cnictl: it runs on Node.js 20 or later (found: $(node --version 2>/dev/null || echo none)); the plugins do not need Node" >&2
@@ -62,6 +65,53 @@ fi
 for f in $files; do
   [ -f "$dist/$f" ] || { echo "install: $dist/$f is missing; run npm run build first" >&2; exit 1; }
 done
+
+# What the build needs of this node (host-requirements, written beside it by the build):
+# refused here, with every reason, rather than installed and failing in every pod start.
+version_lt() { [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$1" ]; }
+check_host() {
+  local req="$dist/host-requirements" problems=() arch glibc flags f
+  if [ ! -f "$req" ]; then
+    echo "install: $req is missing: rebuild (npm run build, or npm run release)" >&2
+    exit 1
+  fi
+  local ARCH="" KERNEL="" GLIBC="" CPU=""
+  # shellcheck disable=SC1090
+  . "$req"
+  case "$(uname -m)" in x86_64|amd64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; *) arch="$(uname -m)" ;; esac
+  [ "$arch" = "$ARCH" ] || problems+=("this build is for $ARCH, the node is $arch: use the $arch build (npm run release writes release/linux-$arch)")
+  version_lt "$(uname -r | grep -o '^[0-9.]*')" "$KERNEL" && problems+=("kernel $(uname -r) is older than $KERNEL, the oldest this build supports")
+  if glibc="$(getconf GNU_LIBC_VERSION 2>/dev/null)"; then
+    glibc="${glibc#glibc }"
+    version_lt "$glibc" "$GLIBC" && problems+=("glibc $glibc is older than $GLIBC, which the plugins link against")
+  else
+    problems+=("no GNU C library found (a musl system such as Alpine?): the plugins need glibc $GLIBC or later")
+  fi
+  if [ "$arch" = "$ARCH" ] && [ -n "$CPU" ]; then
+    flags=" $(grep -m 1 -E '^(flags|Features)[[:space:]]*:' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
+    local missing=""
+    for f in $CPU; do case "$flags" in *" $f "*) ;; *) missing="$missing $f" ;; esac; done
+    if [ -n "$missing" ]; then
+      local hint=""
+      case "$missing" in *avx2*) hint=" (no AVX2: install the build for any x86-64, --from release/linux-amd64)" ;; esac
+      problems+=("the CPU lacks${missing}, which this build's runtime is compiled for$hint")
+    fi
+  fi
+  # Last, the build itself on this node's kernel, CPU and C library, as a runtime will start it.
+  if [ ${#problems[@]} -eq 0 ]; then
+    local out
+    if [ "$standalone" -eq 1 ]; then out="$(CNI_COMMAND=VERSION bash -c 'exec -a bridge "$0"' "$dist/cni-plugins" 2>&1 </dev/null)" || true
+    else out="$(CNI_COMMAND=VERSION node "$dist/bridge" 2>&1 </dev/null)" || true; fi
+    case "$out" in *supportedVersions*) ;; *) problems+=("the plugins do not start here: $(printf '%s' "$out" | head -c 300)") ;; esac
+  fi
+  if [ ${#problems[@]} -gt 0 ]; then
+    echo "install: this node cannot run these plugins; nothing was changed:" >&2
+    printf '  %s\n' "${problems[@]}" >&2
+    exit 1
+  fi
+}
+check_host
+
 case "$conf" in
   flannel|bridge) conflist="10-$conf.conflist" ;;
   none) conflist="" ;;

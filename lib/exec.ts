@@ -44,7 +44,16 @@ export interface ToolRun {
   spawnError?: string;
 }
 
-export function runTool(file: string, name: string, args: readonly string[], opts: { timeoutMs: number; dropLine?: (l: string) => boolean }): ToolRun {
+export interface ToolOptions {
+  timeoutMs: number;
+  dropLine?: (l: string) => boolean;
+  /** Variables added to this process's environment for the tool. */
+  env?: Record<string, string>;
+  /** argv[0] when it is not `file` (a multi-call executable picks its role by it). */
+  argv0?: string;
+}
+
+export function runTool(file: string, name: string, args: readonly string[], opts: ToolOptions): ToolRun {
   const command = renderCommand(name, args);
   log.debug(command);
   const r = spawnSync(file, args, {
@@ -54,6 +63,8 @@ export function runTool(file: string, name: string, args: readonly string[], opt
     killSignal: 'SIGKILL',
     // a node with thousands of pods has long rule listings
     maxBuffer: 64 * 1024 * 1024,
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    ...(opts.argv0 ? { argv0: opts.argv0 } : {}),
   });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code ?? 'error';

@@ -104,6 +104,41 @@ export interface AtomicWrite {
 }
 
 /**
+ * Whether a regular file holds `needle` in its first `maxBytes`, read in chunks (a
+ * plugin executable is 100 MB). Opened as readRegularFile opens: never waits on a
+ * FIFO; anything but a regular file throws NotRegularFile.
+ */
+export function fileContains(file: string, needle: string, maxBytes: number): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENXIO') throw new NotRegularFile(file, typeOf(file));
+    throw e;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new NotRegularFile(file, fileType(st));
+    const want = Buffer.from(needle);
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    // the chunk keeps the previous chunk's tail, so a needle across two reads is found
+    let kept = 0;
+    for (let done = 0; done < maxBytes; ) {
+      const got = fs.readSync(fd, chunk, kept, Math.min(chunk.length - kept, maxBytes - done), null);
+      if (got === 0) return false;
+      done += got;
+      const n = kept + got;
+      if (chunk.subarray(0, n).includes(want)) return true;
+      kept = Math.min(want.length - 1, n);
+      chunk.copy(chunk, 0, n - kept, n);
+    }
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
  * Replace `file` with `data` so that a reader (or a SIGKILL) sees the old content or
  * the new, never a part: a temp file in the same directory, then rename(2), which also
  * replaces a link planted at `file` instead of writing through it.

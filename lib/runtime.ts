@@ -7,6 +7,10 @@
 // from process.argv0.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileContains } from './regular-file';
+
+/** In every file a build writes (the bundles' banner, inside the standalone executable): how our plugins are told from others. */
+export const BUILD_MARKER = 'built by cni-flannel-bridge';
 
 export const isStandalone = (): boolean => typeof process.versions.bun === 'string' && (process.argv[1] ?? '').startsWith('/$bunfs/');
 
@@ -23,6 +27,16 @@ export function sameFile(a: string, b: string): boolean {
     const x = fs.statSync(a);
     const y = fs.statSync(b);
     return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `file` (a link is followed) is a plugin of this project's builds: false for anything unreadable. */
+export function isOurBuild(file: string): boolean {
+  try {
+    // the standalone executable is ~110 MB and carries the marker deep inside
+    return fileContains(file, BUILD_MARKER, 512 << 20);
   } catch {
     return false;
   }

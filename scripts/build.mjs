@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { randomBytes } from 'node:crypto';
+import { MIN_KERNEL, glibcNeeded, writeRequirements } from './release/requirements.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -25,6 +26,8 @@ execFileSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--logle
 fs.rmSync(dist, { recursive: true, force: true });
 fs.mkdirSync(dist, { recursive: true });
 fs.copyFileSync(path.join(root, 'build', 'Release', 'cninative.node'), path.join(dist, 'cninative.node'));
+// Node.js itself checks the CPU and its own C library; the helper adds its glibc symbols.
+writeRequirements(dist, { ARCH: process.arch === 'arm64' ? 'arm64' : 'amd64', KERNEL: MIN_KERNEL, GLIBC: glibcNeeded([path.join(dist, 'cninative.node')]), CPU: '', NODE: '20' });
 
 // One id per build, in every bundle's banner and code: flannel runs bridge in-process
 // only when the bridge it finds in CNI_PATH carries the same id (lib/cni/invoke.ts).

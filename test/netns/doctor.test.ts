@@ -70,7 +70,7 @@ describe.skipIf(!isRoot)('cnictl doctor on broken nodes', () => {
 
   function run(args: string[] = ['--json']): { status: number; stdout: string; stderr: string } {
     const flags = ['--confdir', p('conf'), '--network', NETWORK, '--cache-dir', p('cache'), '--subnet-file', p('subnet.env'),
-      '--flannel-data-dir', p('flannel'), '--ipam-data-dir', p('networks'), '--bridge', bridge];
+      '--flannel-data-dir', p('flannel'), '--ipam-data-dir', p('networks'), '--bridge', bridge, '--bin', p('bin')];
     // A hang (a FIFO read without O_NONBLOCK) fails the test instead of blocking the suite.
     const r = spawnSync('ip', ['netns', 'exec', node.name, ...doctor, ...args, ...flags], { encoding: 'utf8', timeout: 30_000 });
     if (r.error) throw new Error(`cnictl doctor: ${r.error.message}`);
@@ -100,7 +100,7 @@ describe.skipIf(!isRoot)('cnictl doctor on broken nodes', () => {
     pod = Netns.create('cnit-doc-pod-');
     state = tempDir('cnit-doc-');
     bridge = uniqueName('cnidoc');
-    for (const d of ['conf', 'cache/results']) fs.mkdirSync(p(d), { recursive: true });
+    for (const d of ['conf', 'cache/results', 'bin']) fs.mkdirSync(p(d), { recursive: true });
     subnetEnv();
     // flanneld's vxlan device, with the MTU it wrote into subnet.env
     node.ip('link add flannel.1 type vxlan id 1 dstport 8472 nolearning');
@@ -284,6 +284,17 @@ describe.skipIf(!isRoot)('cnictl doctor on broken nodes', () => {
     j = doctorOf();
     expect(problems(j.findings)).toEqual([]);
     expect(j.status).toBe(0);
+  });
+
+  it('the reference flannel put back under this 1.0.0 conflist: a warning; our own flannel there: nothing', () => {
+    // What the reference flannel Debian and older kube-flannel releases ship answers to VERSION.
+    fs.writeFileSync(p('bin', 'flannel'), `#!/bin/sh\n[ "$CNI_COMMAND" = VERSION ] && echo '{"cniVersion":"0.4.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0"]}'\n`, { mode: 0o755 });
+    let j = doctorJson();
+    expect(problems(j.findings)).toEqual([`warning flannel-version ${p('bin', 'flannel')}`]);
+    expect(j.findings.find((f) => f.check === 'flannel-version')!.detail).toContain(`asks for 1.0.0`);
+    fs.copyFileSync(path.join(distDir, 'flannel'), p('bin', 'flannel'));
+    j = doctorJson();
+    expect(problems(j.findings)).toEqual([]);
   });
 
   it('everything at once, as a table', () => {

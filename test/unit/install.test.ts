@@ -187,3 +187,57 @@ describe.skipIf(!haveStandalone)('conf/install.sh --standalone', () => {
     expect(fs.lstatSync(path.join(bin, 'bridge')).isSymbolicLink()).toBe(false);
   });
 });
+
+describe.skipIf(!haveStandalone)('conf/install.sh: what the node needs', () => {
+  let root: string;
+  let build: string;
+  beforeEach(() => {
+    root = tempDir('cnit-install-host-');
+    // A copy of the standalone build whose host-requirements each test edits.
+    build = path.join(root, 'build');
+    fs.mkdirSync(build);
+    for (const f of ['cni-plugins', 'cninative.node', 'host-requirements']) fs.copyFileSync(path.join(repoRoot, 'dist-standalone', f), path.join(build, f));
+    fs.chmodSync(path.join(build, 'cni-plugins'), 0o755);
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+  const requirements = (edit: (t: string) => string) => {
+    const f = path.join(build, 'host-requirements');
+    fs.writeFileSync(f, edit(fs.readFileSync(f, 'utf8')));
+  };
+  const installed = () => fs.existsSync(path.join(root, 'opt')) || fs.existsSync(path.join(root, 'etc'));
+
+  it('installs a build this node can run (--from a build directory)', () => {
+    const r = install('--prefix', root, '--from', build, '--conf', 'none');
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readlinkSync(path.join(root, 'opt', 'cni', 'bin', 'flannel'))).toBe('cni-plugins');
+  });
+
+  it.each([
+    ['an older kernel', (t: string) => t.replace(/KERNEL="[^"]*"/, 'KERNEL="99.0"'), /kernel .* is older than 99\.0, the oldest this build supports/],
+    ['a newer glibc', (t: string) => t.replace(/GLIBC="[^"]*"/, 'GLIBC="9.99"'), /glibc 2\.\d+ is older than 9\.99/],
+    ['a CPU feature this CPU lacks', (t: string) => t.replace(/CPU="[^"]*"/, 'CPU="avx2 cnit_no_such_feature"'), /the CPU lacks cnit_no_such_feature, which this build's runtime is compiled for/],
+    ['another architecture', (t: string) => t.replace(/ARCH="[^"]*"/, `ARCH="${process.arch === 'arm64' ? 'amd64' : 'arm64'}"`), /this build is for .*, the node is .*: use the .* build/],
+  ])('refuses a build that needs %s, says why, and changes nothing', (_what, edit, message) => {
+    requirements(edit);
+    const r = install('--prefix', root, '--from', build);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('install: this node cannot run these plugins; nothing was changed:');
+    expect(r.stderr).toMatch(message);
+    expect(installed()).toBe(false);
+  });
+
+  it('refuses an executable that does not start here, whatever its requirements say', () => {
+    fs.writeFileSync(path.join(build, 'cni-plugins'), '#!/bin/sh\necho "cannot execute: required file not found" >&2\nexit 127\n');
+    const r = install('--prefix', root, '--from', build);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the plugins do not start here: .*required file not found/);
+    expect(installed()).toBe(false);
+  });
+
+  it('refuses a build without host-requirements (built before it existed)', () => {
+    fs.rmSync(path.join(build, 'host-requirements'));
+    const r = install('--prefix', root, '--from', build);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/host-requirements is missing: rebuild/);
+  });
+});

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileTooLarge, NotRegularFile, readRegularFile } from '../../lib/regular-file';
+import { FileTooLarge, NotRegularFile, fileContains, readRegularFile } from '../../lib/regular-file';
 import { tempDir } from '../helpers/ns';
 
 describe('readRegularFile', () => {
@@ -88,5 +88,29 @@ describe('readRegularFile', () => {
 
   it('errors of the open come through with their errno', () => {
     expect(refusal(path.join(dir, 'absent'))).toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('fileContains', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir('cnit-contains-');
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('finds a needle anywhere, also across the boundary of two reads, within the bound only', () => {
+    const f = path.join(dir, 'exe');
+    const needle = 'built by cni-flannel-bridge';
+    // the needle straddles the 1 MiB read
+    fs.writeFileSync(f, Buffer.concat([Buffer.alloc((1 << 20) - 5), Buffer.from(needle), Buffer.alloc(100)]));
+    expect(fileContains(f, needle, 16 << 20)).toBe(true);
+    expect(fileContains(f, 'not in there', 16 << 20)).toBe(false);
+    expect(fileContains(f, needle, 1 << 20)).toBe(false);
+  });
+
+  it('a FIFO is refused at once, without waiting for a writer', () => {
+    const fifo = path.join(dir, 'fifo');
+    spawnSync('mkfifo', [fifo]);
+    expect(() => fileContains(fifo, 'x', 1024)).toThrow(NotRegularFile);
   });
 });

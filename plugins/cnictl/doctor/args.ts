@@ -16,6 +16,7 @@ export const DEFAULTS: Inputs = {
   bridge: 'cni0',
   confDir: '/etc/cni/net.d',
   cacheDir: '/var/lib/cni',
+  binDir: '/opt/cni/bin',
 };
 
 const FLAGS: Record<string, keyof Inputs> = {
@@ -26,15 +27,17 @@ const FLAGS: Record<string, keyof Inputs> = {
   '--bridge': 'bridge',
   '--confdir': 'confDir',
   '--cache-dir': 'cacheDir',
+  '--bin': 'binDir',
 };
 
 export const USAGE = `usage: cnictl doctor [--subnet-file F] [--flannel-data-dir D] [--ipam-data-dir D] [--network NAME]
-                     [--bridge NAME] [--confdir DIR] [--cache-dir DIR] [--json]
+                     [--bridge NAME] [--confdir DIR] [--cache-dir DIR] [--bin DIR] [--json]
 
 Inspects this node (the network namespace it runs in) for what breaks pod networking:
 the config files, subnet.env, the bridge's gateway and MTU, forwarding, leaked IP
 reservations, flannel's saved configs, masquerade chains, hairpin mode, and capacity
-(free addresses per range, bridge ports). Prints one line per finding with
+(free addresses per range, bridge ports), and whether the flannel in --bin speaks the
+network's cniVersion (a reference flannel put back under a 1.0.0 conflist). Prints one line per finding with
 its fix (--json: {"ok": bool, "findings": [...]}).
 Exit status: 0 nothing wrong (information only), 1 something wrong, 2 usage or doctor failure.
 
@@ -94,6 +97,7 @@ export function resolveInputs(given: Partial<Inputs>, facts: NetConfFacts | unde
     network: pick('network'),
     bridge: pick('bridge'),
     confDir: pick('confDir'),
+    binDir: pick('binDir'),
     cacheDir: pick('cacheDir'),
   };
 }

@@ -5,7 +5,7 @@
 // the network asks for hairpin mode. Files are listed and read as cnictl's own
 // discovery does (../conf.ts): one that is not a regular file is passed over.
 import { errorText } from '../../../lib/cni/errors';
-import { confFiles, readFound, type OnSkip } from '../conf';
+import { confFiles, negotiateVersion, readFound, type OnSkip } from '../conf';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -17,6 +17,8 @@ export interface NetConfFacts {
   /** "flannel", "bridge", or the first plugin's type when neither is in the list */
   pluginType: string;
   hairpinMode: boolean;
+  /** the version a runtime speaks to the network; '' when none is named or it is unusable */
+  cniVersion?: string;
   subnetFile?: string;
   flannelDataDir?: string;
   ipamDataDir?: string;
@@ -33,11 +35,20 @@ export function mainPlugin(conf: Obj): Obj {
   return { ...main, name: conf.name, cniVersion: conf.cniVersion };
 }
 
+function versionOf(conf: Obj): string {
+  try {
+    const versions = Array.isArray(conf.cniVersions) ? conf.cniVersions.filter((v): v is string => typeof v === 'string') : undefined;
+    return negotiateVersion(str(conf.cniVersion), versions);
+  } catch {
+    return '';
+  }
+}
+
 /** The facts of one parsed config file (a list or a single config); pure. */
 export function factsOf(file: string, conf: Obj): NetConfFacts {
   const main = mainPlugin(conf);
   const type = str(main.type) ?? '';
-  const facts: NetConfFacts = { file, pluginType: type, hairpinMode: false };
+  const facts: NetConfFacts = { file, pluginType: type, hairpinMode: false, cniVersion: versionOf(conf) };
   const ipamDir = (ipam: unknown): string | undefined => (isObj(ipam) ? str(ipam.dataDir) : undefined);
   if (type === 'flannel') {
     const delegate = isObj(main.delegate) ? main.delegate : {};

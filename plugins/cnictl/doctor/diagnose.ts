@@ -1,6 +1,7 @@
 // From a snapshot of the node to findings: pure, so every check is tested without
 // root (test/unit/doctor). Order: most severe first, then the order of the checks.
 import { checkCapacity } from './checks-capacity';
+import { checkFlannelVersion } from './checks-plugins';
 import { checkBridge, checkForwarding, checkHairpin, checkMtu, checkSubnetEnv } from './checks-node';
 import { checkMasq, checkReservations, checkScratch, flannelManaged } from './checks-state';
 import type { Finding, Severity, Snapshot } from './snapshot';
@@ -53,6 +54,7 @@ export function diagnose(s: Snapshot): Finding[] {
   const findings = [
     ...checkNetConf(s),
     ...checkSkippedConf(s),
+    ...checkFlannelVersion(s),
     ...(flannel ? checkSubnetEnv(s) : []),
     ...checkBridge(s),
     ...checkMtu(s),

@@ -1,7 +1,8 @@
 // The one part of doctor that reads the node: files, the kernel through our own
 // netlink code, sysctls, and `iptables -S` through lib/exec.ts (never a shell, never
 // `ip`). It only reads: no lock is taken and nothing is written or removed, so it is
-// safe while the runtime adds and deletes pods. Each part fails on its own; the
+// safe while the runtime adds and deletes pods. The one program it starts besides
+// iptables is a flannel that is not ours, with CNI_COMMAND=VERSION. Each part fails on its own; the
 // snapshot carries the error and diagnose reports it.
 import { readSmall } from '../../../lib/ipam/disk-read';
 import * as fs from 'node:fs';
@@ -18,6 +19,7 @@ import { getBridgePort, listLinks } from '../../../lib/netlink/link';
 import { openSocket } from '../../../lib/netlink/socket';
 import { readSysctl } from '../../../lib/sysctl';
 import { currentBootId } from '../../../lib/bootid';
+import { isOurBuild } from '../../../lib/runtime';
 import { gatewayRecordsIn, provenBy } from '../../bridge/gateway';
 import { listScratch, readScratch } from '../../flannel/scratch';
 import { readSubnetEnv } from '../../flannel/subnet-env';
@@ -25,10 +27,11 @@ import type { SkippedConf } from '../conf';
 import { DEFAULTS, resolveInputs } from './args';
 import { rangeSetsOf } from './checks-capacity';
 import { loadNetConf } from './conflist';
-import type { Inputs, Links, MasqListing, NetConfState, ReservationFile, ScratchFile, Snapshot, SubnetEnvState } from './snapshot';
+import type { FlannelBinary, Inputs, Links, MasqListing, NetConfState, ReservationFile, ScratchFile, Snapshot, SubnetEnvState } from './snapshot';
 
 const FLANNEL_VXLAN = 'flannel.1';
 const IPTABLES_TIMEOUT_MS = 30_000;
+const VERSION_TIMEOUT_MS = 10_000;
 
 function readSubnet(file: string): SubnetEnvState {
   try {
@@ -152,6 +155,25 @@ function listMasq(): MasqListing[] {
   });
 }
 
+/**
+ * The flannel the runtime would run, and when it is not ours, the versions it speaks:
+ * asked with VERSION, the one call the spec makes free of side effects (the runtime runs
+ * this file as root for every pod anyway).
+ */
+function readFlannelBinary(binDir: string): FlannelBinary | undefined {
+  const file = path.join(binDir, 'flannel');
+  if (!fs.existsSync(file)) return undefined;
+  if (isOurBuild(file)) return { path: file, ours: true };
+  const r = runTool(file, 'flannel', [], { timeoutMs: VERSION_TIMEOUT_MS, env: { CNI_COMMAND: 'VERSION' } });
+  try {
+    const answer = JSON.parse(r.stdout) as { supportedVersions?: unknown };
+    if (Array.isArray(answer.supportedVersions)) return { path: file, ours: false, supportedVersions: answer.supportedVersions.filter((v): v is string => typeof v === 'string') };
+  } catch {
+    // no JSON: said below
+  }
+  return { path: file, ours: false, versionError: r.ok ? `no supportedVersions in its answer: ${r.stdout.slice(0, 200)}` : r.stderr };
+}
+
 const attempt = <T>(f: () => T): T | { error: string } => {
   try {
     return f();
@@ -170,7 +192,7 @@ export async function gather(given: Partial<Inputs>): Promise<Snapshot> {
   const inputs = resolveInputs(given, facts);
   const netConf: NetConfState =
     loaded.state === 'ok'
-      ? { state: 'ok', file: loaded.facts.file, pluginType: loaded.facts.pluginType, hairpinMode: loaded.facts.hairpinMode }
+      ? { state: 'ok', file: loaded.facts.file, pluginType: loaded.facts.pluginType, hairpinMode: loaded.facts.hairpinMode, cniVersion: loaded.facts.cniVersion }
       : loaded;
 
   let links: Snapshot['links'];
@@ -196,5 +218,6 @@ export async function gather(given: Partial<Inputs>): Promise<Snapshot> {
     scratch: attempt(() => readScratchFiles(inputs.flannelDataDir)),
     resultCache: attempt(() => readCache(inputs.cacheDir)),
     masq: listMasq(),
+    flannelBinary: attempt(() => readFlannelBinary(inputs.binDir)),
   };
 }

@@ -29,6 +29,8 @@ export interface Inputs {
   bridge: string;
   confDir: string;
   cacheDir: string;
+  /** where the runtime finds the plugins (CNI_PATH) */
+  binDir: string;
 }
 
 export type SubnetEnvState =
@@ -39,7 +41,8 @@ export type SubnetEnvState =
 
 /** The network's config as libcni would load it from confDir. */
 export type NetConfState =
-  | { state: 'ok'; file: string; pluginType: string; hairpinMode: boolean }
+  /** cniVersion: what a runtime speaks to the network (the highest of cniVersion and cniVersions); '' when the config names none */
+  | { state: 'ok'; file: string; pluginType: string; hairpinMode: boolean; cniVersion?: string }
   | { state: 'missing' }
   /** file: the config file that cannot be loaded; absent when the directory cannot be read */
   | { state: 'error'; message: string; file?: string };
@@ -99,6 +102,17 @@ export interface MasqListing {
   error?: string;
 }
 
+/** The `flannel` the runtime would execute: <binDir>/flannel. */
+export interface FlannelBinary {
+  path: string;
+  /** built by this project (it carries the build marker; a link is followed) */
+  ours: boolean;
+  /** what a flannel that is not ours answered to VERSION; undefined when it gave no answer */
+  supportedVersions?: string[];
+  /** why it gave none */
+  versionError?: string;
+}
+
 export interface Snapshot {
   inputs: Inputs;
   subnetEnv: SubnetEnvState;
@@ -119,6 +133,8 @@ export interface Snapshot {
   /** file names in <cacheDir>/results; undefined when that directory does not exist */
   resultCache: string[] | undefined | { error: string };
   masq: MasqListing[];
+  /** undefined: no flannel in binDir */
+  flannelBinary: FlannelBinary | undefined | { error: string };
 }
 
 export const hasError = <T extends object>(x: T | { error: string } | undefined): x is { error: string } =>

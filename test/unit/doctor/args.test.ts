@@ -62,12 +62,14 @@ describe('network config, found like libcni', () => {
         { type: 'portmap' },
       ],
     });
-    expect(f).toEqual({ file: 'f', pluginType: 'flannel', hairpinMode: true, subnetFile: '/s', flannelDataDir: '/d', ipamDataDir: '/i', bridge: 'br1' });
+    expect(f).toEqual({ file: 'f', pluginType: 'flannel', hairpinMode: true, cniVersion: '', subnetFile: '/s', flannelDataDir: '/d', ipamDataDir: '/i', bridge: 'br1' });
+    // the version a runtime speaks to the list, as cnictl negotiates it
+    expect(factsOf('f', { name: 'cbr0', cniVersion: '0.3.1', cniVersions: ['1.0.0', '9.9.9'], plugins: [{ type: 'flannel' }] }).cniVersion).toBe('1.0.0');
   });
 
   it('reads a bridge config (a single .conf as well)', () => {
     expect(factsOf('b', { name: 'n', type: 'bridge', bridge: 'br2', hairpinMode: true, ipam: { type: 'host-local', dataDir: '/x' } })).toEqual({
-      file: 'b', pluginType: 'bridge', hairpinMode: true, ipamDataDir: '/x', bridge: 'br2',
+      file: 'b', pluginType: 'bridge', hairpinMode: true, cniVersion: '', ipamDataDir: '/x', bridge: 'br2',
     });
     expect(factsOf('c', { name: 'n', plugins: [{ type: 'bridge' }] }).hairpinMode).toBe(false);
   });

@@ -18,7 +18,7 @@ export function healthy(): Snapshot {
   return {
     inputs: { ...DEFAULTS },
     subnetEnv: { state: 'ok', env: { networks: ['10.244.0.0/16'], subnet: '10.244.1.0/24', ipv6Networks: [], mtu: 1450, ipMasq: true } },
-    netConf: { state: 'ok', file: '/etc/cni/net.d/10-flannel.conflist', pluginType: 'flannel', hairpinMode: true },
+    netConf: { state: 'ok', file: '/etc/cni/net.d/10-flannel.conflist', pluginType: 'flannel', hairpinMode: true, cniVersion: '0.3.1' },
     confSkipped: [],
     links: {
       bridge: { name: 'cni0', index: 3, kind: 'bridge', mtu: 1450, up: true, addrs: ['10.244.1.1/24'], recorded: ['10.244.1.1/24'] },
@@ -45,5 +45,6 @@ export function healthy(): Snapshot {
       { family: 4, tool: 'iptables', save: IPTABLES_EMPTY },
       { family: 6, tool: 'ip6tables', save: IPTABLES_EMPTY },
     ],
+    flannelBinary: { path: '/opt/cni/bin/flannel', ours: true },
   };
 }
