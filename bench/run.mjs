@@ -15,7 +15,7 @@
 // side (each with its own cni0, state in its own temp dir) and one namespace per pod.
 // The root namespace is never touched and no traffic is sent.
 //
-//   node bench/run.mjs            full run (a few minutes on 2 busy cores)
+//   node bench/run.mjs            full run (~70 s on 2 busy cores)
 //   node bench/run.mjs --quick    a few iterations of everything
 //   BENCH_CYCLES, BENCH_BURST, BENCH_BURST_ROUNDS, BENCH_FLOOR_RUNS, BENCH_RSS_RUNS,
 //   BENCH_IPAM_RUNS, BENCH_IPAM_BIG, BENCH_OUT override the counts / output file.
