@@ -1,13 +1,21 @@
-// npm run bench: our flannel → bridge (host-local built in) side by side with the Go
-// reference (/usr/lib/cni/bridge + host-local from Debian's containernetworking-plugins),
-// interleaved so machine noise hits both equally. Prints ours/reference ratios to
-// stdout and writes the raw numbers to bench/results/latest.json.
+// npm run bench: our flannel -> bridge (host-local built in) side by side with the Go
+// reference plugins, interleaved so machine noise hits every side equally. Two
+// reference lines:
+//   - refChain: what a kube-flannel node runs, reference flannel -> bridge -> host-local
+//     (flannel from Debian bullseye's containernetworking-plugins 0.9.0, the last one
+//     Debian packaged, fetched at bench time; bridge and host-local from the machine's
+//     /usr/lib/cni). Like for like: the same kube-flannel config goes to both.
+//   - refBridge: the reference bridge + host-local alone, fed what the reference flannel
+//     hands its bridge. Harsher: ours still pays for flannel, this side does not.
+// Also measures the process floor (CNI_COMMAND=VERSION) against `node -e 0` and a bare
+// `bun build --compile --bytecode` executable built at bench time.
+// Prints the table to stdout and writes the raw numbers to bench/results/latest.json.
 //
 // Everything happens in throwaway namespaces named cnib-*: one "node" namespace per
-// implementation (each with its own cni0, state in its own temp dir) and one namespace
-// per pod. The root namespace is never touched and no traffic is sent.
+// side (each with its own cni0, state in its own temp dir) and one namespace per pod.
+// The root namespace is never touched and no traffic is sent.
 //
-//   node bench/run.mjs            full run (~1–3 min on 2 cores)
+//   node bench/run.mjs            full run (~70 s on 2 busy cores)
 //   node bench/run.mjs --quick    a few iterations of everything
 //   BENCH_CYCLES, BENCH_BURST, BENCH_BURST_ROUNDS, BENCH_FLOOR_RUNS, BENCH_RSS_RUNS,
 //   BENCH_IPAM_RUNS, BENCH_IPAM_BIG, BENCH_OUT override the counts / output file.
@@ -19,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { Netns, aptInstall, beforeCleanup, cleanupAll, installSignalCleanup, isExecutable, log, sh, strayNamespaces, tempDir } from './lib/sys.mjs';
 import { cniEnv, failureText, invokeAsync, invokeSync, killLiveChildren, snapshotDist } from './lib/cni.mjs';
 import { prefill, reservations, scratchFiles } from './lib/ipam.mjs';
+import { assembleReferenceChain, buildBareBun, fetchReferenceFlannel, sha256 } from './lib/reference.mjs';
 import { median, renderTable, round, summary } from './lib/stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,8 +37,11 @@ const REF_DIR = '/usr/lib/cni';
 const REF_BRIDGE = path.join(REF_DIR, 'bridge');
 const REF_HOST_LOCAL = path.join(REF_DIR, 'host-local');
 const NET_NAME = 'cbr0';
-const CNI_VERSION = '0.3.1'; // kube-flannel's cni-conf.json
+// kube-flannel's cni-conf.json says 0.3.1; 0.4.0 is the newest the reference flannel
+// (0.9.0) accepts, and ours accepts it too, so both chains get exactly the same config.
+const CNI_VERSION = '0.4.0';
 const PREFIX = 'cnib-';
+const SIDES = ['ours', 'refChain', 'refBridge'];
 
 // ---------------------------------------------------------------- configuration
 const QUICK = process.argv.includes('--quick');
@@ -42,6 +54,7 @@ function count(name, full, quick, { min = 1, max = Infinity } = {}) {
 }
 const CFG = {
   mode: QUICK ? 'quick' : 'full',
+  cniVersion: CNI_VERSION,
   cycles: count('BENCH_CYCLES', 50, 5),
   burst: count('BENCH_BURST', 40, 8, { max: 250 }),
   burstRounds: count('BENCH_BURST_ROUNDS', 2, 1),
@@ -68,20 +81,23 @@ const R = {
 const elapsed = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 /** Let the event loop run, so a SIGINT/SIGTERM handler can clean up between invocations. */
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+/** The sides in a rotated order, so each side goes first, second and last equally often. */
+const rotated = (list, i) => list.map((_, j) => list[(i + j) % list.length]);
 
-function recordError(phase, side, command, id, text) {
-  R.errors.push({ phase, side, command, id, text });
-  log(`ERROR ${phase} ${side} ${command} ${id ?? ''}: ${text}`);
+/** `side` is one of SIDES (or 'other' for probes that belong to no side); `what` says which call. */
+function recordError(phase, side, command, id, text, what) {
+  R.errors.push({ phase, side, what: what ?? side, command, id, text });
+  log(`ERROR ${phase} ${what ?? side} ${command} ${id ?? ''}: ${text}`);
 }
 
 /** ok && (for ADD) a result with an IP; failures go to R.errors. */
-function checked(r, phase, side, command, id) {
+function checked(r, phase, side, command, id, what) {
   if (!r.ok) {
-    recordError(phase, side, command, id, failureText(r));
+    recordError(phase, side, command, id, failureText(r), what);
     return false;
   }
   if (command === 'ADD' && !(r.json && Array.isArray(r.json.ips) && r.json.ips[0]?.address)) {
-    recordError(phase, side, command, id, `ADD succeeded without an IP in its result: ${r.stdout.slice(0, 300)}`);
+    recordError(phase, side, command, id, `ADD succeeded without an IP in its result: ${r.stdout.slice(0, 300)}`, what);
     return false;
   }
   return true;
@@ -95,7 +111,7 @@ function prerequisites() {
   }
   if (!isExecutable(REF_BRIDGE) || !isExecutable(REF_HOST_LOCAL)) aptInstall('containernetworking-plugins');
   if (!isExecutable(REF_BRIDGE) || !isExecutable(REF_HOST_LOCAL)) throw new Error(`${REF_BRIDGE} / ${REF_HOST_LOCAL} still missing after installing containernetworking-plugins`);
-  for (const tool of ['ip']) if (sh(['sh', '-c', `command -v ${tool}`], { allowFail: true }).status !== 0) throw new Error(`${tool} (iproute2) is required`);
+  for (const tool of ['ip', 'apt-get', 'dpkg-deb']) if (sh(['sh', '-c', `command -v ${tool}`], { allowFail: true }).status !== 0) throw new Error(`${tool} is required`);
 }
 
 /** How peak RSS is read: GNU time's %M, else a python wait4() wrapper, else nothing. */
@@ -118,20 +134,34 @@ function rssTool() {
   return null;
 }
 
-// ---------------------------------------------------------------- the two sides
+/** 'node' for the Node bundles (a #! script), 'standalone' for the compiled executable. */
+function buildKind(file) {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    fs.readSync(fd, head, 0, 2, 0);
+    return head.toString('latin1') === '#!' ? 'node' : 'standalone';
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------- the sides
 const tag = randomBytes(2).toString('hex');
 const idBase = `cnib${tag}`;
 
-function makeSide(key, label) {
-  const dir = tempDir(`${PREFIX}${key}-`);
-  const node = Netns.create(`${PREFIX}${tag}-${key}-node`);
+/** ns: short name for the namespaces; flannel: whether the side starts at a flannel (has a scratch dir). */
+function makeSide(key, ns, label, { flannel }) {
+  const dir = tempDir(`${PREFIX}${ns}-`);
+  const node = Netns.create(`${PREFIX}${tag}-${ns}-node`);
   return {
     key,
+    ns,
     label,
     dir,
     node,
     ipamDir: path.join(dir, 'ipam'),
-    flannelDir: path.join(dir, 'flannel'),
+    flannelDir: flannel ? path.join(dir, 'flannel') : null,
     pods: new Map(),
     /** Set below: the plugin file, CNI_PATH and the main config on stdin. */
     file: '',
@@ -141,7 +171,7 @@ function makeSide(key, label) {
 }
 
 function pod(side, name, { lo = true } = {}) {
-  if (!side.pods.has(name)) side.pods.set(name, Netns.create(`${PREFIX}${tag}-${side.key}-${name}`, { lo }));
+  if (!side.pods.has(name)) side.pods.set(name, Netns.create(`${PREFIX}${tag}-${side.ns}-${name}`, { lo }));
   return side.pods.get(name);
 }
 
@@ -155,15 +185,17 @@ function call(side, command, p, id, { stdin, file, wrap } = {}) {
   });
 }
 
-function flannelConf(ours, { subnetFile, ipamDataDir, delegate }) {
+/** kube-flannel's conflist entry for flannel, with this side's own scratch dir, store and bridge. */
+function flannelConf(side, { subnetFile, ipamDataDir, bridge }) {
   return JSON.stringify({
     cniVersion: CNI_VERSION,
     name: NET_NAME,
     type: 'flannel',
     subnetFile,
-    dataDir: ours.flannelDir,
+    dataDir: side.flannelDir,
     ipam: { dataDir: ipamDataDir },
-    delegate: { hairpinMode: true, isDefaultGateway: true, ...delegate },
+    // kube-flannel's delegate; no "bridge" key means cni0, as on a real node.
+    delegate: { hairpinMode: true, isDefaultGateway: true, ...(bridge ? { bridge } : {}) },
   });
 }
 
@@ -171,17 +203,17 @@ function writeSubnetEnv(file, network, subnetWithGateway) {
   fs.writeFileSync(file, `FLANNEL_NETWORK=${network}\nFLANNEL_SUBNET=${subnetWithGateway}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n`);
 }
 
-/** Our flannel's scratch file for a container: exactly what it piped to the delegate. */
-function readRendered(ours, id) {
-  const file = path.join(ours.flannelDir, id);
+/** A flannel's scratch file for a container: exactly what it piped to its delegate (both flannels keep one). */
+function readRendered(side, id) {
+  const file = path.join(side.flannelDir, id);
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`our flannel left no delegate config at ${file} after ADD: ${err.message}`);
+    throw new Error(`${side.key}'s flannel left no delegate config at ${file} after ADD: ${err.message}`);
   }
 }
 
-/** The reference's config: the delegate our flannel rendered, pointed at the reference's own store / bridge. */
+/** The bridge-only side's config: the reference flannel's rendering, pointed at that side's own store / bridge. */
 function refConfFrom(rendered, ipamDataDir, bridge) {
   const c = JSON.parse(rendered);
   c.ipam = { ...(c.ipam ?? {}), dataDir: ipamDataDir };
@@ -190,9 +222,24 @@ function refConfFrom(rendered, ipamDataDir, bridge) {
 }
 
 /**
+ * A rendered delegate config with the per-side paths blanked. `equivalent` also writes
+ * flannel 0.9.0's `ipam.subnet` as the `ipam.ranges` newer flannels render (host-local
+ * reads the two the same: https://github.com/containernetworking/plugins/blob/main/plugins/ipam/host-local/backend/allocator/config.go).
+ */
+function normaliseDelegate(text, { equivalent = false } = {}) {
+  const c = JSON.parse(text);
+  if (c.ipam?.dataDir) c.ipam.dataDir = 'DATADIR';
+  if (equivalent && c.ipam && typeof c.ipam.subnet === 'string' && c.ipam.ranges === undefined) {
+    c.ipam.ranges = [[{ subnet: c.ipam.subnet }]];
+    delete c.ipam.subnet;
+  }
+  return sortedJson(c);
+}
+
+/**
  * What a result says, minus the things that legitimately differ run to run (MACs, veth
- * names, the netns path) and an empty "dns": {} (Go's 0.3.x result type always prints
- * one; leaving it out says the same thing).
+ * names, the netns path) and an empty "dns": {} (Go's 0.3.x/0.4.0 result type always
+ * prints one; leaving it out says the same thing).
  */
 function normaliseResult(j) {
   if (!j) return j;
@@ -214,13 +261,13 @@ function sortedJson(v) {
 }
 
 // ---------------------------------------------------------------- leak checks
-/** After a phase: no veth on the node, no reservation beyond `keep`, no scratch file, pods back to lo only. */
+/** After a phase: no veth on the node, no reservation beyond `keep`, no flannel scratch file, pods back to lo only. */
 function leakCheck(phase, side, networkDir, pods, keep = new Set()) {
   const veths = side.node.links('veth');
   const res = reservations(networkDir);
   const extra = res.filter((n) => !keep.has(n));
   const missing = [...keep].filter((n) => !res.includes(n));
-  const scratch = side.key === 'ours' ? scratchFiles(side.flannelDir) : [];
+  const scratch = side.flannelDir ? scratchFiles(side.flannelDir) : [];
   const dirtyPods = [];
   for (const p of pods) {
     const links = p.links();
@@ -243,62 +290,71 @@ function leakCheck(phase, side, networkDir, pods, keep = new Set()) {
 }
 
 const totalLeaks = (e) => (e.veths ?? 0) + e.reservations + e.prefilledMissing + e.scratchFiles + e.podsNotClean;
+const podAddr = (p) => sh(['ip', '-n', p.name, '-br', '-4', 'addr', 'show', 'dev', 'eth0'], { allowFail: true }).stdout.trim();
+const podRoutes = (p) => sh(['ip', '-n', p.name, 'route'], { allowFail: true }).stdout.trim().split('\n');
 
 // ---------------------------------------------------------------- phases
-async function warmup(ours, ref) {
-  log('warm-up: one ADD+DEL each; deriving the reference config from our flannel scratch file');
-  const po = pod(ours, 'seq');
-  const pr = pod(ref, 'seq');
-  const id = `${idBase}w`;
-  const a = call(ours, 'ADD', po, id);
-  if (!checked(a, 'warmup', 'ours', 'ADD', id)) throw new Error(`our warm-up ADD failed: ${failureText(a)}`);
-  const rendered = readRendered(ours, id);
-  const podAddr = sh(['ip', '-n', po.name, '-br', '-4', 'addr', 'show', 'dev', 'eth0'], { allowFail: true }).stdout.trim();
-  const podRoutes = sh(['ip', '-n', po.name, 'route'], { allowFail: true }).stdout.trim().split('\n');
-  const d = call(ours, 'DEL', po, id);
-  checked(d, 'warmup', 'ours', 'DEL', id);
-
-  // the reference flannel's rendering of kube-flannel's conflist, with flannel's ipam.dataDir passed through.
-  const expected = `{"cniVersion":"0.3.1","hairpinMode":true,"ipMasq":false,"ipam":{"dataDir":${JSON.stringify(ours.ipamDir)},"ranges":[[{"subnet":"10.244.1.0/24"}]],"routes":[{"dst":"10.244.0.0/16"}],"type":"host-local"},"isDefaultGateway":true,"isGateway":true,"mtu":1450,"name":"cbr0","type":"bridge"}`;
-  ref.conf = refConfFrom(rendered, ref.ipamDir, 'cni0');
-
-  const b = call(ref, 'ADD', pr, id);
-  if (!checked(b, 'warmup', 'ref', 'ADD', id)) throw new Error(`reference warm-up ADD failed: ${failureText(b)}`);
-  const refPodAddr = sh(['ip', '-n', pr.name, '-br', '-4', 'addr', 'show', 'dev', 'eth0'], { allowFail: true }).stdout.trim();
-  const refPodRoutes = sh(['ip', '-n', pr.name, 'route'], { allowFail: true }).stdout.trim().split('\n');
-  checked(call(ref, 'DEL', pr, id), 'warmup', 'ref', 'DEL', id);
-
-  const same = sortedJson(normaliseResult(a.json)) === sortedJson(normaliseResult(b.json));
-  const rawKeys = (j) => Object.keys(j ?? {}).sort().join(',');
-  R.warmup = {
-    resultTopLevelKeys: { ours: rawKeys(a.json), ref: rawKeys(b.json) },
-    renderedDelegate: rendered,
-    renderedMatchesReference: rendered === expected,
-    expectedDelegate: expected,
-    referenceConf: ref.conf,
-    ours: { ms: round(a.ms), result: a.json, podAddr, podRoutes },
-    ref: { ms: round(b.ms), result: b.json, podAddr: refPodAddr, podRoutes: refPodRoutes },
-    resultsEquivalent: same,
-  };
-  if (rendered !== expected) log(`NOTE: our rendered delegate differs from the reference flannel's:\n  ours: ${rendered}\n  want: ${expected}`);
-  if (!same) log(`NOTE: ADD results differ (beyond MACs / veth names):\n  ours: ${sortedJson(normaliseResult(a.json))}\n  ref:  ${sortedJson(normaliseResult(b.json))}`);
-  if (podAddr.replace(/\s+/g, ' ').split(' ').slice(2).join(' ') !== refPodAddr.replace(/\s+/g, ' ').split(' ').slice(2).join(' ')) {
-    log(`NOTE: pod eth0 differs: ours "${podAddr}" vs ref "${refPodAddr}"`);
-  }
-  if (podRoutes.join('|') !== refPodRoutes.join('|')) log(`NOTE: pod routes differ: ours ${JSON.stringify(podRoutes)} vs ref ${JSON.stringify(refPodRoutes)}`);
+/** One warm-up ADD (reading the flannel's rendered delegate and the pod's eth0/routes before DEL) and DEL. */
+function warmOne(side, id) {
+  const p = pod(side, 'seq');
+  const a = call(side, 'ADD', p, id);
+  if (!checked(a, 'warmup', side.key, 'ADD', id)) throw new Error(`${side.key} warm-up ADD failed: ${failureText(a)}`);
+  const out = { ms: round(a.ms), result: a.json, podAddr: podAddr(p), podRoutes: podRoutes(p), rendered: side.flannelDir ? readRendered(side, id) : undefined };
+  checked(call(side, 'DEL', p, id), 'warmup', side.key, 'DEL', id);
+  return out;
 }
 
-async function sequential(ours, ref) {
-  log(`sequential: ${CFG.cycles} ADD+DEL cycles each, interleaved`);
-  const po = pod(ours, 'seq');
-  const pr = pod(ref, 'seq');
-  const samples = { ours: { ADD: [], DEL: [] }, ref: { ADD: [], DEL: [] } };
-  const ips = { ours: [], ref: [] };
+async function warmup(ours, chain, bridge) {
+  log('warm-up: one ADD+DEL per side; the bridge-only side gets what the reference flannel rendered');
+  const id = `${idBase}w`;
+  const o = warmOne(ours, id);
+  const c = warmOne(chain, id);
+  bridge.conf = refConfFrom(c.rendered, bridge.ipamDir, 'cni0');
+  const b = warmOne(bridge, id);
+
+  const renderedSame = normaliseDelegate(o.rendered) === normaliseDelegate(c.rendered);
+  const renderedEquivalent = normaliseDelegate(o.rendered, { equivalent: true }) === normaliseDelegate(c.rendered, { equivalent: true });
+  const key = (x) => sortedJson(normaliseResult(x.result));
+  const rawKeys = (j) => Object.keys(j ?? {}).sort().join(',');
+  R.warmup = {
+    rendered: { ours: o.rendered, refChain: c.rendered },
+    renderedSame,
+    renderedEquivalent,
+    refBridgeConf: bridge.conf,
+    resultTopLevelKeys: { ours: rawKeys(o.result), refChain: rawKeys(c.result), refBridge: rawKeys(b.result) },
+    resultsEquivalent: { refChain: key(o) === key(c), refBridge: key(o) === key(b) },
+    ours: o,
+    refChain: c,
+    refBridge: b,
+  };
+  if (!renderedSame) {
+    log(`NOTE: our flannel's delegate config differs from the reference flannel's (${renderedEquivalent ? 'equivalent once ipam.subnet is read as ipam.ranges' : 'NOT equivalent'}):\n  ours: ${normaliseDelegate(o.rendered)}\n  ref:  ${normaliseDelegate(c.rendered)}`);
+  }
+  for (const [k, x] of [['refChain', c], ['refBridge', b]]) {
+    if (key(o) !== key(x)) log(`NOTE: ADD results differ from ${k} (beyond MACs / veth names):\n  ours: ${key(o)}\n  ${k}: ${key(x)}`);
+    const addr = (s) => s.replace(/\s+/g, ' ').split(' ').slice(2).join(' ');
+    if (addr(o.podAddr) !== addr(x.podAddr)) log(`NOTE: pod eth0 differs: ours "${o.podAddr}" vs ${k} "${x.podAddr}"`);
+    if (o.podRoutes.join('|') !== x.podRoutes.join('|')) log(`NOTE: pod routes differ: ours ${JSON.stringify(o.podRoutes)} vs ${k} ${JSON.stringify(x.podRoutes)}`);
+  }
+}
+
+/** Every side handed out the same addresses (host-local's round-robin, seen from each). */
+function sameSequences(ips) {
+  const ref = ips.ours.join(',');
+  return Object.fromEntries(SIDES.filter((k) => k !== 'ours').map((k) => [k, ips[k].join(',') === ref]));
+}
+
+const perSide = (f) => Object.fromEntries(SIDES.map((k) => [k, f(k)]));
+
+async function sequential(sides) {
+  log(`sequential: ${CFG.cycles} ADD+DEL cycles per side, interleaved`);
+  const samples = perSide(() => ({ ADD: [], DEL: [] }));
+  const ips = perSide(() => []);
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < CFG.cycles; i++) {
-    const order = i % 2 === 0 ? [[ours, po], [ref, pr]] : [[ref, pr], [ours, po]];
     await tick();
-    for (const [side, p] of order) {
+    for (const side of rotated(sides, i)) {
+      const p = pod(side, 'seq');
       const id = `${idBase}s${i}`;
       const a = call(side, 'ADD', p, id);
       if (checked(a, 'sequential', side.key, 'ADD', id)) {
@@ -309,22 +365,19 @@ async function sequential(ours, ref) {
       if (checked(d, 'sequential', side.key, 'DEL', id)) samples[side.key].DEL.push(d.ms);
     }
     if ((i + 1) % 10 === 0 || i + 1 === CFG.cycles) {
-      log(`  ${i + 1}/${CFG.cycles}  ours ADD median ${median(samples.ours.ADD)?.toFixed(1)} ms, ref ${median(samples.ref.ADD)?.toFixed(1)} ms`);
+      log(`  ${i + 1}/${CFG.cycles}  ADD median: ${SIDES.map((k) => `${k} ${median(samples[k].ADD)?.toFixed(1)} ms`).join(', ')}`);
     }
   }
-  // host-local's round-robin: both should hand out the same sequence of addresses.
-  const sameIps = ips.ours.join(',') === ips.ref.join(',');
-  if (!sameIps) log(`NOTE: sequential IP sequences differ: ours ${ips.ours.slice(0, 6).join(' ')}... ref ${ips.ref.slice(0, 6).join(' ')}...`);
+  const match = sameSequences(ips);
+  for (const [k, ok] of Object.entries(match)) if (!ok) log(`NOTE: sequential IP sequences differ: ours ${ips.ours.slice(0, 6).join(' ')}... ${k} ${ips[k].slice(0, 6).join(' ')}...`);
   R.sequential = {
     wallMs: round(elapsed(t0)),
-    ipSequencesMatch: sameIps,
+    ipSequencesMatch: match,
     ipsHandedOut: ips,
     samples,
-    ours: { ADD: summary(samples.ours.ADD), DEL: summary(samples.ours.DEL) },
-    ref: { ADD: summary(samples.ref.ADD), DEL: summary(samples.ref.DEL) },
+    ...perSide((k) => ({ ADD: summary(samples[k].ADD), DEL: summary(samples[k].DEL) })),
   };
-  leakCheck('sequential', ours, path.join(ours.ipamDir, NET_NAME), [po]);
-  leakCheck('sequential', ref, path.join(ref.ipamDir, NET_NAME), [pr]);
+  for (const side of sides) leakCheck('sequential', side, path.join(side.ipamDir, NET_NAME), [pod(side, 'seq')]);
 }
 
 async function burstOnce(side, pods, command, ids, round_) {
@@ -356,92 +409,98 @@ async function burstOnce(side, pods, command, ids, round_) {
   return entry;
 }
 
-async function burst(ours, ref) {
-  log(`burst: ${CFG.burst} pod namespaces per side, ${CFG.burstRounds} round(s) of ${CFG.burst} concurrent ADDs then DELs`);
-  const podsOf = (side) => Array.from({ length: CFG.burst }, (_, i) => pod(side, `b${i}`, { lo: false }));
-  const po = podsOf(ours);
-  const pr = podsOf(ref);
+async function burst(sides) {
+  log(`burst: ${CFG.burst} pod namespaces per side, ${CFG.burstRounds} round(s) of ${CFG.burst} concurrent ADDs then DELs, one side at a time`);
+  const pods = new Map(sides.map((side) => [side, Array.from({ length: CFG.burst }, (_, i) => pod(side, `b${i}`, { lo: false }))]));
   for (let r = 0; r < CFG.burstRounds; r++) {
-    const order = r % 2 === 0 ? [[ours, po], [ref, pr]] : [[ref, pr], [ours, po]];
+    const order = rotated(sides, r);
     const ids = Array.from({ length: CFG.burst }, (_, i) => `${idBase}b${r}x${i}`);
-    for (const [side, pods] of order) await burstOnce(side, pods, 'ADD', ids, r);
-    for (const [side, pods] of order) await burstOnce(side, pods, 'DEL', ids, r);
-    leakCheck(`burst#${r}`, ours, path.join(ours.ipamDir, NET_NAME), po);
-    leakCheck(`burst#${r}`, ref, path.join(ref.ipamDir, NET_NAME), pr);
+    for (const side of order) await burstOnce(side, pods.get(side), 'ADD', ids, r);
+    for (const side of order) await burstOnce(side, pods.get(side), 'DEL', ids, r);
+    for (const side of sides) leakCheck(`burst#${r}`, side, path.join(side.ipamDir, NET_NAME), pods.get(side));
   }
 }
 
-async function rss(ours, ref, bin, tool) {
+async function rss(ours, chain, bridge, bin, bareBun, tool) {
   if (!tool) {
     log('peak RSS: no way to read ru_maxrss (no /usr/bin/time, no python3); skipped');
     R.rss = { tool: null };
     return;
   }
   log(`peak RSS: ${CFG.rssRuns} ADDs per variant via ${tool.name}`);
-  const po = pod(ours, 'seq');
-  const pr = pod(ref, 'seq');
   const file = path.join(ours.dir, 'rss.out');
   const readKb = () => {
     const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
     const kb = Number(lines[lines.length - 1].trim());
     return Number.isFinite(kb) ? kb : null;
   };
-  // Our bridge alone, fed the delegate config our flannel renders (for the breakdown).
-  const bridgeConf = R.warmup.renderedDelegate;
+  // ru_maxrss of the waited-for process tree is its LARGEST process, not a sum: for the
+  // reference chain that is the biggest of flannel, bridge and host-local.
   const variants = [
-    { key: 'oursFlannelBridge', side: ours, p: po, opts: {} },
-    { key: 'refBridge', side: ref, p: pr, opts: {} },
-    { key: 'oursBridgeOnly', side: ours, p: po, opts: { file: path.join(bin, 'bridge'), stdin: bridgeConf } },
+    { key: 'ours', side: ours, opts: {} },
+    { key: 'refChain', side: chain, opts: {} },
+    { key: 'refBridge', side: bridge, opts: {} },
+    // Our bridge alone, fed the delegate config our flannel renders (for the breakdown).
+    { key: 'oursBridgeOnly', side: ours, opts: { file: path.join(bin, 'bridge'), stdin: R.warmup.rendered.ours } },
   ];
   const kb = Object.fromEntries(variants.map((v) => [v.key, []]));
   for (let i = 0; i < CFG.rssRuns; i++) {
-    const order = i % 2 === 0 ? variants : [...variants].reverse();
-    for (const v of order) {
+    for (const v of rotated(variants, i)) {
       await tick();
       const id = `${idBase}m${i}`;
+      const p = pod(v.side, 'seq');
       fs.rmSync(file, { force: true });
-      const a = call(v.side, 'ADD', v.p, id, { ...v.opts, wrap: tool.wrap(file) });
-      if (checked(a, 'rss', v.key, 'ADD', id)) {
+      const a = call(v.side, 'ADD', p, id, { ...v.opts, wrap: tool.wrap(file) });
+      if (checked(a, 'rss', v.side.key, 'ADD', id, v.key)) {
         try {
           kb[v.key].push(readKb());
         } catch (err) {
-          recordError('rss', v.key, 'ADD', id, `cannot read ${tool.name} output: ${err.message}`);
+          recordError('rss', v.side.key, 'ADD', id, `cannot read ${tool.name} output: ${err.message}`, v.key);
         }
       }
-      checked(call(v.side, 'DEL', v.p, id, v.opts), 'rss', v.key, 'DEL', id);
+      checked(call(v.side, 'DEL', p, id, v.opts), 'rss', v.side.key, 'DEL', id, v.key);
+    }
+  }
+  // Runtimes doing nothing, for scale.
+  const bare = [
+    { key: 'nodeE0', file: process.execPath, args: ['-e', '0'] },
+    ...(bareBun ? [{ key: 'bareBun', file: bareBun, args: [] }] : []),
+  ];
+  for (const b of bare) {
+    kb[b.key] = [];
+    for (let i = 0; i < Math.min(3, CFG.rssRuns); i++) {
+      fs.rmSync(file, { force: true });
+      const r = invokeSync({ node: null, file: b.file, args: b.args, env: { PATH: process.env.PATH }, wrap: tool.wrap(file) });
+      if (r.ok) kb[b.key].push(readKb());
+      else recordError('rss', 'other', '', '', failureText(r), b.key);
     }
   }
   fs.rmSync(file, { force: true });
-  const nodeKb = [];
-  for (let i = 0; i < Math.min(3, CFG.rssRuns); i++) {
-    const r = invokeSync({ node: null, file: process.execPath, args: ['-e', '0'], env: { PATH: process.env.PATH }, wrap: tool.wrap(file) });
-    if (r.ok) nodeKb.push(readKb());
-  }
-  fs.rmSync(file, { force: true });
-  R.rss = { tool: tool.name, unit: 'KiB', samples: { ...kb, nodeE0: nodeKb }, max: Object.fromEntries(Object.entries({ ...kb, nodeE0: nodeKb }).map(([k, v]) => [k, v.length ? Math.max(...v) : null])) };
-  leakCheck('rss', ours, path.join(ours.ipamDir, NET_NAME), [po]);
-  leakCheck('rss', ref, path.join(ref.ipamDir, NET_NAME), [pr]);
+  R.rss = { tool: tool.name, unit: 'KiB', samples: kb, max: Object.fromEntries(Object.entries(kb).map(([k, v]) => [k, v.length ? Math.max(...v) : null])) };
+  for (const side of [ours, chain, bridge]) leakCheck('rss', side, path.join(side.ipamDir, NET_NAME), [pod(side, 'seq')]);
 }
 
-async function floor(ours, bin) {
+async function floor(ours, chain, bin, bareBun) {
   log(`process floor: ${CFG.floorRuns} runs of each probe, rotated`);
   const versionIn = JSON.stringify({ cniVersion: CNI_VERSION });
+  const version = (key, side, file, cniPath) => ({ key, side, file, env: cniEnv({ command: 'VERSION', cniPath }), stdin: versionIn });
   const probes = [
-    { key: 'oursBridgeVersion', file: path.join(bin, 'bridge'), env: cniEnv({ command: 'VERSION', cniPath: bin }), stdin: versionIn },
-    { key: 'refBridgeVersion', file: REF_BRIDGE, env: cniEnv({ command: 'VERSION', cniPath: REF_DIR }), stdin: versionIn },
-    { key: 'oursFlannelVersion', file: path.join(bin, 'flannel'), env: cniEnv({ command: 'VERSION', cniPath: bin }), stdin: versionIn },
-    { key: 'refHostLocalVersion', file: REF_HOST_LOCAL, env: cniEnv({ command: 'VERSION', cniPath: REF_DIR }), stdin: versionIn },
-    { key: 'nodeE0', file: process.execPath, args: ['-e', '0'], env: { PATH: process.env.PATH } },
-    { key: 'ipNetnsExecTrue', node: ours.node, file: '/bin/true', env: { PATH: process.env.PATH } },
+    version('oursFlannelVersion', 'ours', path.join(bin, 'flannel'), bin),
+    version('oursBridgeVersion', 'ours', path.join(bin, 'bridge'), bin),
+    version('refFlannelVersion', 'refChain', path.join(chain.cniPath, 'flannel'), chain.cniPath),
+    version('refBridgeVersion', 'refBridge', REF_BRIDGE, REF_DIR),
+    version('refHostLocalVersion', 'refBridge', REF_HOST_LOCAL, REF_DIR),
+    { key: 'nodeE0', side: 'other', file: process.execPath, args: ['-e', '0'], env: { PATH: process.env.PATH } },
+    ...(bareBun ? [{ key: 'bareBun', side: 'other', file: bareBun, env: { PATH: process.env.PATH } }] : []),
+    { key: 'ipNetnsExecTrue', side: 'other', node: ours.node, file: '/bin/true', env: { PATH: process.env.PATH } },
   ];
   const samples = Object.fromEntries(probes.map((p) => [p.key, []]));
   const outputs = {};
   for (let i = 0; i < CFG.floorRuns; i++) {
     await tick();
-    for (let j = 0; j < probes.length; j++) {
-      const p = probes[(i + j) % probes.length];
+    for (const p of rotated(probes, i)) {
       const r = invokeSync({ node: p.node ?? null, file: p.file, args: p.args, env: p.env, stdin: p.stdin ?? '' });
-      if (!r.ok) recordError('floor', p.key, 'VERSION', '', failureText(r));
+      if (!r.ok) recordError('floor', p.side, 'VERSION', '', failureText(r), p.key);
       else samples[p.key].push(r.ms);
       if (i === 0) outputs[p.key] = r.stdout.trim();
     }
@@ -455,128 +514,156 @@ const SCENARIOS = () => [
   { key: 'big16', label: `/16, ${CFG.ipamBig} reserved`, subnet: '10.252.0.0/16', gateway: '10.252.0.1/16', fill: CFG.ipamBig, bridge: 'cnib16' },
 ];
 
-async function ipamScale(ours, ref) {
+async function ipamScale(ours, chain, bridge) {
+  const sides = [ours, chain, bridge];
   log(`IPAM at scale: ${CFG.ipamRuns} ADD+DEL per side and store size`);
-  const po = pod(ours, 'seq');
-  const pr = pod(ref, 'seq');
   for (const sc of SCENARIOS()) {
     await tick();
     const t0 = process.hrtime.bigint();
-    const subnetFile = path.join(ours.dir, `subnet-${sc.key}.env`);
-    writeSubnetEnv(subnetFile, '10.240.0.0/12', sc.gateway);
-    const oursData = path.join(ours.dir, `ipam-${sc.key}`);
-    const refData = path.join(ref.dir, `ipam-${sc.key}`);
-    const oursNet = path.join(oursData, NET_NAME);
-    const refNet = path.join(refData, NET_NAME);
-    const keepO = prefill(oursNet, sc.subnet, sc.fill);
-    const keepR = prefill(refNet, sc.subnet, sc.fill);
-    const oursConf = flannelConf(ours, { subnetFile, ipamDataDir: oursData, delegate: { bridge: sc.bridge } });
+    const st = new Map();
+    for (const side of sides) {
+      const data = path.join(side.dir, `ipam-${sc.key}`);
+      const net = path.join(data, NET_NAME);
+      const keep = prefill(net, sc.subnet, sc.fill);
+      let conf = '';
+      if (side.flannelDir) {
+        const subnetFile = path.join(side.dir, `subnet-${sc.key}.env`);
+        writeSubnetEnv(subnetFile, '10.240.0.0/12', sc.gateway);
+        conf = flannelConf(side, { subnetFile, ipamDataDir: data, bridge: sc.bridge });
+      }
+      st.set(side, { data, net, keep, conf });
+    }
 
-    // Warm-up (creates the scenario's bridge on each side) and the reference's config.
+    // Warm-up (creates the scenario's bridge on each side); the bridge-only side's config
+    // is what the reference flannel rendered for this scenario.
     const wid = `${idBase}i${sc.key}w`;
-    const wa = call(ours, 'ADD', po, wid, { stdin: oursConf });
-    if (!checked(wa, `ipam:${sc.key}`, 'ours', 'ADD', wid)) {
-      log(`  skipping ${sc.label}: our warm-up ADD failed`);
+    let ok = true;
+    let rendered;
+    for (const side of sides) {
+      const s = st.get(side);
+      const p = pod(side, 'seq');
+      if (side === bridge) s.conf = refConfFrom(rendered, s.data, sc.bridge);
+      const a = call(side, 'ADD', p, wid, { stdin: s.conf });
+      if (!checked(a, `ipam:${sc.key}`, side.key, 'ADD', wid)) {
+        ok = false;
+        break;
+      }
+      if (side === chain) rendered = readRendered(chain, wid);
+      checked(call(side, 'DEL', p, wid, { stdin: s.conf }), `ipam:${sc.key}`, side.key, 'DEL', wid);
+    }
+    if (!ok) {
+      log(`  skipping ${sc.label}: a warm-up ADD failed`);
+      for (const s of st.values()) fs.rmSync(s.data, { recursive: true, force: true });
       continue;
     }
-    const refConf = refConfFrom(readRendered(ours, wid), refData, sc.bridge);
-    checked(call(ours, 'DEL', po, wid, { stdin: oursConf }), `ipam:${sc.key}`, 'ours', 'DEL', wid);
-    const wb = call(ref, 'ADD', pr, wid, { stdin: refConf });
-    checked(wb, `ipam:${sc.key}`, 'ref', 'ADD', wid);
-    checked(call(ref, 'DEL', pr, wid, { stdin: refConf }), `ipam:${sc.key}`, 'ref', 'DEL', wid);
 
-    const samples = { ours: { ADD: [], DEL: [] }, ref: { ADD: [], DEL: [] } };
-    const ipsSeen = { ours: [], ref: [] };
+    const samples = perSide(() => ({ ADD: [], DEL: [] }));
+    const ips = perSide(() => []);
     for (let i = 0; i < CFG.ipamRuns; i++) {
-      const order = i % 2 === 0 ? [[ours, po, oursConf], [ref, pr, refConf]] : [[ref, pr, refConf], [ours, po, oursConf]];
       await tick();
-      for (const [side, p, conf] of order) {
+      for (const side of rotated(sides, i)) {
+        const { conf } = st.get(side);
+        const p = pod(side, 'seq');
         const id = `${idBase}i${sc.key}${i}`;
         const a = call(side, 'ADD', p, id, { stdin: conf });
         if (checked(a, `ipam:${sc.key}`, side.key, 'ADD', id)) {
           samples[side.key].ADD.push(a.ms);
-          ipsSeen[side.key].push(a.json.ips[0].address);
+          ips[side.key].push(a.json.ips[0].address);
         }
         const d = call(side, 'DEL', p, id, { stdin: conf });
         if (checked(d, `ipam:${sc.key}`, side.key, 'DEL', id)) samples[side.key].DEL.push(d.ms);
       }
     }
-    const sameIps = ipsSeen.ours.join(',') === ipsSeen.ref.join(',');
-    if (!sameIps) log(`NOTE: ${sc.label}: IP sequences differ: ours ${ipsSeen.ours.join(' ')} ref ${ipsSeen.ref.join(' ')}`);
+    const match = sameSequences(ips);
+    for (const [k, same] of Object.entries(match)) if (!same) log(`NOTE: ${sc.label}: IP sequences differ: ours ${ips.ours.join(' ')} ${k} ${ips[k].join(' ')}`);
     R.ipam[sc.key] = {
       label: sc.label,
-      ipSequencesMatch: sameIps,
+      ipSequencesMatch: match,
       subnet: sc.subnet,
       reserved: sc.fill,
+      refChainRendered: rendered,
       samples,
-      ipsHandedOut: ipsSeen,
-      ours: { ADD: summary(samples.ours.ADD), DEL: summary(samples.ours.DEL) },
-      ref: { ADD: summary(samples.ref.ADD), DEL: summary(samples.ref.DEL) },
+      ipsHandedOut: ips,
+      ...perSide((k) => ({ ADD: summary(samples[k].ADD), DEL: summary(samples[k].DEL) })),
     };
-    log(`  ${sc.label}: ADD median ours ${R.ipam[sc.key].ours.ADD.median} ms, ref ${R.ipam[sc.key].ref.ADD.median} ms (${(elapsed(t0) / 1000).toFixed(1)} s)`);
-    leakCheck(`ipam:${sc.key}`, ours, oursNet, [po], keepO);
-    leakCheck(`ipam:${sc.key}`, ref, refNet, [pr], keepR);
-    // The big stores are only needed for this scenario.
-    fs.rmSync(oursData, { recursive: true, force: true });
-    fs.rmSync(refData, { recursive: true, force: true });
+    log(`  ${sc.label}: ADD median ${SIDES.map((k) => `${k} ${R.ipam[sc.key][k].ADD.median} ms`).join(', ')} (${(elapsed(t0) / 1000).toFixed(1)} s)`);
+    for (const side of sides) {
+      const s = st.get(side);
+      leakCheck(`ipam:${sc.key}`, side, s.net, [pod(side, 'seq')], s.keep);
+      // The big stores are only needed for this scenario.
+      fs.rmSync(s.data, { recursive: true, force: true });
+    }
   }
 }
 
 // ---------------------------------------------------------------- report
+const COLUMNS = [
+  { key: 'refChain', head: 'ref chain', ratioHead: 'ours/chain' },
+  { key: 'refBridge', head: 'ref bridge+h-l', ratioHead: 'ours/b+h-l' },
+];
+
 function table() {
-  const S = R.sequential;
   const rows = [];
-  const ms = (label, o, r, note) => rows.push({ label, ours: o ?? null, ref: r ?? null, unit: 'ms', note });
-  rows.push({ section: `sequential: ${CFG.cycles} ADD+DEL cycles, one pod (ours flannel->bridge, ref bridge+host-local)` });
-  ms('ADD median', S.ours?.ADD.median, S.ref?.ADD.median);
-  ms('ADD p90', S.ours?.ADD.p90, S.ref?.ADD.p90);
-  ms('DEL median', S.ours?.DEL.median, S.ref?.DEL.median);
-  ms('DEL p90', S.ours?.DEL.p90, S.ref?.DEL.p90);
+  const row = (label, ours, ref, unit, note, extra = {}) => rows.push({ label, ours: ours ?? null, ref: { refChain: ref.refChain ?? null, refBridge: ref.refBridge ?? null }, unit, note, ...extra });
+  const both = (f) => ({ refChain: f('refChain'), refBridge: f('refBridge') });
+
+  const S = R.sequential;
+  rows.push({ section: `sequential: ${CFG.cycles} ADD+DEL cycles, one pod` });
+  row('ADD median', S.ours?.ADD.median, both((k) => S[k]?.ADD.median), 'ms');
+  row('ADD p90', S.ours?.ADD.p90, both((k) => S[k]?.ADD.p90), 'ms');
+  row('DEL median', S.ours?.DEL.median, both((k) => S[k]?.DEL.median), 'ms');
+  row('DEL p90', S.ours?.DEL.p90, both((k) => S[k]?.DEL.p90), 'ms');
 
   const b = (side, cmd, f) => median(R.burst.filter((e) => e.side === side && e.command === cmd).map(f));
   rows.push({ section: `burst: ${CFG.burst} pods at once, median of ${CFG.burstRounds} round(s)` });
-  ms(`${CFG.burst} ADDs, wall`, b('ours', 'ADD', (e) => e.wallMs), b('ref', 'ADD', (e) => e.wallMs));
-  ms(`${CFG.burst} DELs, wall`, b('ours', 'DEL', (e) => e.wallMs), b('ref', 'DEL', (e) => e.wallMs));
-  ms('slowest single ADD in burst', b('ours', 'ADD', (e) => e.perCall.max), b('ref', 'ADD', (e) => e.perCall.max));
+  row(`${CFG.burst} ADDs, wall`, b('ours', 'ADD', (e) => e.wallMs), both((k) => b(k, 'ADD', (e) => e.wallMs)), 'ms');
+  row(`${CFG.burst} DELs, wall`, b('ours', 'DEL', (e) => e.wallMs), both((k) => b(k, 'DEL', (e) => e.wallMs)), 'ms');
+  row('slowest single ADD in burst', b('ours', 'ADD', (e) => e.perCall.max), both((k) => b(k, 'ADD', (e) => e.perCall.max)), 'ms');
 
   if (R.rss.tool) {
-    const mb = (k) => (R.rss.max[k] === null ? null : R.rss.max[k] / 1024);
-    rows.push({ section: `peak RSS of one ADD (max of ${CFG.rssRuns}, ${R.rss.tool})` });
-    rows.push({ label: 'ADD, every process', ours: mb('oursFlannelBridge'), ref: mb('refBridge'), unit: 'MB', note: 'ours: flannel+bridge; ref: bridge+host-local' });
-    rows.push({ label: 'bridge alone', ours: mb('oursBridgeOnly'), ref: mb('refBridge'), unit: 'MB', note: 'ref column as above' });
-    rows.push({ label: 'node -e 0', ours: mb('nodeE0'), ref: null, unit: 'MB', note: 'for scale' });
+    const mb = (k) => (R.rss.max[k] === null || R.rss.max[k] === undefined ? null : R.rss.max[k] / 1024);
+    rows.push({ section: `peak RSS of one ADD (max of ${CFG.rssRuns}; largest process of the tree, ${R.rss.tool})` });
+    row('ADD', mb('ours'), both(mb), 'MB');
+    row('our bridge alone', mb('oursBridgeOnly'), { refBridge: mb('refBridge') }, 'MB');
+    row('node -e 0', mb('nodeE0'), {}, 'MB', 'for scale');
+    row('bare Bun executable', mb('bareBun'), {}, 'MB', 'for scale');
   }
 
   const F = R.floor.summary ?? {};
-  rows.push({ section: `process floor (median of ${CFG.floorRuns})` });
-  ms('bridge VERSION', F.oursBridgeVersion?.median, F.refBridgeVersion?.median);
-  ms('flannel VERSION (ref: host-local)', F.oursFlannelVersion?.median, F.refHostLocalVersion?.median);
-  ms('node -e 0', F.nodeE0?.median, null, 'bare Node start');
-  ms('ip netns exec NODE /bin/true', F.ipNetnsExecTrue?.median, null, 'included in every timed ADD/DEL');
+  const f = (k) => F[k]?.median ?? null;
+  rows.push({ section: `process floor: CNI_COMMAND=VERSION, run directly (median of ${CFG.floorRuns})` });
+  row('flannel VERSION', f('oursFlannelVersion'), { refChain: f('refFlannelVersion') }, 'ms', 'ref: flannel 0.9.0');
+  row('bridge VERSION', f('oursBridgeVersion'), both(() => f('refBridgeVersion')), 'ms');
+  row('host-local VERSION', null, both(() => f('refHostLocalVersion')), 'ms', 'ours: built into bridge');
+  row('node -e 0', f('nodeE0'), {}, 'ms', 'bare Node start');
+  row('bare Bun executable', f('bareBun'), {}, 'ms', 'bun build --compile --bytecode of an empty file');
+  row('ip netns exec NODE /bin/true', f('ipNetnsExecTrue'), {}, 'ms', 'included in every timed ADD/DEL');
+  // Our VERSION against the runtime it starts on: how much of the floor is our code.
+  const over = (a, b_) => (a !== null && b_ !== null && b_ > 0 ? a / b_ : null);
+  const runtime = R.meta.buildKind === 'standalone' ? ['bareBun', 'bare Bun'] : ['nodeE0', 'node -e 0'];
+  row(`flannel VERSION / ${runtime[1]}`, over(f('oursFlannelVersion'), f(runtime[0])), {}, 'x', `${R.meta.buildKind} build: the runtime's share of the floor`, { noRatio: true });
+  row(`flannel VERSION - ${runtime[1]}`, f('oursFlannelVersion') !== null && f(runtime[0]) !== null ? f('oursFlannelVersion') - f(runtime[0]) : null, {}, 'ms', 'what our code adds to the runtime start', { noRatio: true });
 
-  rows.push({ section: `IPAM at scale (median of ${CFG.ipamRuns}; ours via flannel)` });
-  for (const sc of SCENARIOS()) {
-    const x = R.ipam[sc.key];
-    ms(`ADD, ${sc.label}`, x?.ours.ADD.median, x?.ref.ADD.median);
-  }
-  for (const sc of SCENARIOS()) {
-    const x = R.ipam[sc.key];
-    ms(`DEL, ${sc.label}`, x?.ours.DEL.median, x?.ref.DEL.median);
+  rows.push({ section: `IPAM at scale (median of ${CFG.ipamRuns})` });
+  for (const cmd of ['ADD', 'DEL']) {
+    for (const sc of SCENARIOS()) {
+      const x = R.ipam[sc.key];
+      row(`${cmd}, ${sc.label}`, x?.ours[cmd].median, both((k) => x?.[k][cmd].median), 'ms');
+    }
   }
   const base = R.ipam.empty24;
   const big = R.ipam.big16;
   if (base && big) {
     const d = (s, c) => (big[s][c].median !== null && base[s][c].median !== null ? round(big[s][c].median - base[s][c].median) : null);
-    ms(`ADD cost of ${CFG.ipamBig} reservations`, d('ours', 'ADD'), d('ref', 'ADD'), 'big16 minus empty24');
-    ms(`DEL cost of ${CFG.ipamBig} reservations`, d('ours', 'DEL'), d('ref', 'DEL'), 'big16 minus empty24');
+    for (const cmd of ['ADD', 'DEL']) row(`${cmd} cost of ${CFG.ipamBig} reservations`, d('ours', cmd), both((k) => d(k, cmd)), 'ms', 'big16 minus empty24');
   }
 
-  const errs = (side) => R.errors.filter((e) => e.side === side || e.side?.startsWith(side)).length;
+  const errs = (side) => R.errors.filter((e) => e.side === side).length;
   const leaks = (side) => R.leakChecks.filter((e) => e.side === side).reduce((n, e) => n + totalLeaks(e), 0);
   rows.push({ section: 'correctness' });
-  rows.push({ label: 'plugin errors', ours: errs('ours'), ref: errs('ref'), unit: 'n' });
-  rows.push({ label: `leaks (veth/IP/scratch/pod) over ${R.leakChecks.length / 2} checks`, ours: leaks('ours'), ref: leaks('ref'), unit: 'n' });
-  return renderTable(rows.map((r) => (r.unit === 'n' ? { ...r, unit: undefined, noRatio: true } : r)));
+  row('plugin errors', errs('ours'), both(errs), undefined, errs('other') ? `${errs('other')} in probes outside the sides` : undefined, { noRatio: true });
+  row(`leaks (veth/IP/scratch/pod) over ${R.leakChecks.length / SIDES.length} checks`, leaks('ours'), both(leaks), undefined, undefined, { noRatio: true });
+  return renderTable(rows, COLUMNS);
 }
 
 // ---------------------------------------------------------------- main
@@ -595,6 +682,22 @@ async function main() {
   const scratchRoot = tempDir(`${PREFIX}bin-`);
   const bin = path.join(scratchRoot, 'bin');
   const builds = snapshotDist(DIST, bin);
+
+  // The reference chain's CNI_PATH. The apt download (lists, .deb, unpacked tree) is
+  // deleted as soon as flannel is copied out; tempDir's cleanup is the backstop.
+  const aptDir = tempDir(`${PREFIX}apt-`);
+  const refFlannel = fetchReferenceFlannel(aptDir);
+  const chainDir = assembleReferenceChain(path.join(scratchRoot, 'ref'), { flannel: refFlannel.file, bridge: REF_BRIDGE, hostLocal: REF_HOST_LOCAL });
+  fs.rmSync(aptDir, { recursive: true, force: true });
+
+  // The floor under the standalone build, built fresh so it is the same Bun as ours.
+  let bare = null;
+  try {
+    bare = buildBareBun(root, path.join(scratchRoot, 'bare'));
+  } catch (err) {
+    recordError('setup', 'other', 'build', '', `bare Bun executable: ${err.message}`, 'bareBun');
+  }
+
   R.meta = {
     startedAt: new Date().toISOString(),
     host: os.hostname(),
@@ -602,33 +705,44 @@ async function main() {
     cpus: os.cpus().length,
     node: process.version,
     loadavgStart: os.loadavg().map((x) => round(x, 2)),
+    dist: path.relative(root, DIST),
+    buildKind: buildKind(path.join(bin, 'bridge')),
     ourBuild: builds.bridgeBuild,
     inProcessDelegation: builds.bridgeBuild !== null && builds.bridgeBuild === builds.flannelBuild,
     referencePackage: sh(['dpkg-query', '-W', '-f', '${Version}', 'containernetworking-plugins'], { allowFail: true }).stdout.trim() || null,
     referenceDir: REF_DIR,
+    referenceFlannel: { package: `containernetworking-plugins ${refFlannel.version} (Debian bullseye)`, debSha256: refFlannel.debSha256 },
+    referenceChainSha256: Object.fromEntries(['flannel', 'bridge', 'host-local'].map((n) => [n, sha256(path.join(chainDir, n))])),
+    bareBun: bare ? { bun: bare.bunVersion } : null,
     rssTool: tool?.name ?? null,
     tag,
   };
-  log(`mode ${CFG.mode}; our build ${builds.bridgeBuild} (copied to ${bin}); reference containernetworking-plugins ${R.meta.referencePackage}; load ${R.meta.loadavgStart.join(' ')}`);
+  log(`mode ${CFG.mode}; our ${R.meta.buildKind} build ${builds.bridgeBuild} (copied to ${bin}); reference bridge/host-local ${R.meta.referencePackage}, flannel ${refFlannel.version}; load ${R.meta.loadavgStart.join(' ')}`);
 
-  const ours = makeSide('ours', 'ours (flannel -> bridge)');
-  const ref = makeSide('ref', 'reference (bridge + host-local)');
+  const ours = makeSide('ours', 'ours', 'ours: flannel -> bridge (in-process)', { flannel: true });
+  const chain = makeSide('refChain', 'chain', 'reference: flannel -> bridge -> host-local', { flannel: true });
+  const bridge = makeSide('refBridge', 'bridge', 'reference: bridge -> host-local', { flannel: false });
+  const sides = [ours, chain, bridge];
   ours.file = path.join(bin, 'flannel');
   ours.cniPath = bin;
-  const subnetFile = path.join(ours.dir, 'subnet.env');
-  writeSubnetEnv(subnetFile, '10.244.0.0/16', '10.244.1.1/24');
-  ours.conf = flannelConf(ours, { subnetFile, ipamDataDir: ours.ipamDir, delegate: {} });
-  ref.file = REF_BRIDGE;
-  ref.cniPath = REF_DIR;
+  chain.file = path.join(chainDir, 'flannel');
+  chain.cniPath = chainDir;
+  bridge.file = REF_BRIDGE;
+  bridge.cniPath = REF_DIR;
+  for (const side of [ours, chain]) {
+    const subnetFile = path.join(side.dir, 'subnet.env');
+    writeSubnetEnv(subnetFile, '10.244.0.0/16', '10.244.1.1/24');
+    side.conf = flannelConf(side, { subnetFile, ipamDataDir: side.ipamDir });
+  }
 
   let failure;
   try {
-    await warmup(ours, ref);
-    await sequential(ours, ref);
-    await burst(ours, ref);
-    await rss(ours, ref, bin, tool);
-    await floor(ours, bin);
-    await ipamScale(ours, ref);
+    await warmup(ours, chain, bridge);
+    await sequential(sides);
+    await burst(sides);
+    await rss(ours, chain, bridge, bin, bare?.file, tool);
+    await floor(ours, chain, bin, bare?.file);
+    await ipamScale(ours, chain, bridge);
   } catch (err) {
     failure = err;
     R.aborted = String(err?.stack ?? err);
@@ -640,15 +754,23 @@ async function main() {
   fs.mkdirSync(path.dirname(CFG.out), { recursive: true });
   fs.writeFileSync(CFG.out, `${JSON.stringify(R, null, 2)}\n`);
   const text = table();
-  process.stdout.write(`\n${text}\n\n`);
+  const W = R.warmup;
+  const legend = [
+    `ours:           our flannel -> bridge (host-local built in), ${R.meta.dist}/ (${R.meta.buildKind}), build ${R.meta.ourBuild}${R.meta.inProcessDelegation ? ', bridge run in-process' : ''}`,
+    `ref chain:      reference flannel ${refFlannel.version} -> bridge -> host-local ${R.meta.referencePackage}: what a kube-flannel node runs (like for like)`,
+    `ref bridge+h-l: reference bridge -> host-local alone, fed the reference flannel's delegate config (harsher: no flannel process on that side)`,
+    `every side: the same kube-flannel config (cniVersion ${CNI_VERSION}), its own node namespace, cni0, store and scratch dir; calls via ip netns exec`,
+  ];
+  process.stdout.write(`\n${legend.join('\n')}\n\n${text}\n\n`);
+  const yes = (x) => (x === undefined ? '—' : x ? 'yes' : 'NO');
   const notes = [
-    `mode ${CFG.mode}, ${R.meta.totalSeconds} s, load ${R.meta.loadavgStart.join('/')} -> ${R.meta.loadavgEnd.join('/')}, ${R.meta.cpus} CPUs; reference containernetworking-plugins ${R.meta.referencePackage}`,
-    `our build ${R.meta.ourBuild}${R.meta.inProcessDelegation ? ' (flannel and bridge from one build: flannel may run bridge in-process)' : ''}`,
-    `delegate config rendered by our flannel ${R.warmup.renderedMatchesReference ? 'matches' : 'DIFFERS from'} the reference flannel's; warm-up ADD results ${R.warmup.resultsEquivalent ? 'equivalent' : 'DIFFER (see JSON: warmup)'}${R.warmup.resultTopLevelKeys && R.warmup.resultTopLevelKeys.ours !== R.warmup.resultTopLevelKeys.ref ? ` (top-level keys: ours ${R.warmup.resultTopLevelKeys.ours}; ref ${R.warmup.resultTopLevelKeys.ref})` : ''}`,
-    `same IP allocation order as the reference: sequential ${R.sequential.ipSequencesMatch ?? '—'}; IPAM scenarios ${Object.values(R.ipam).map((x) => x.ipSequencesMatch).join('/') || '—'}`,
+    `mode ${CFG.mode}, ${R.meta.totalSeconds} s, load ${R.meta.loadavgStart.join('/')} -> ${R.meta.loadavgEnd.join('/')}, ${R.meta.cpus} CPUs`,
+    `delegate config our flannel renders vs the reference flannel's: ${W.renderedSame ? 'identical' : W.renderedEquivalent ? 'equivalent (0.9.0 writes ipam.subnet where newer flannels write ipam.ranges)' : W.rendered ? 'DIFFERENT (see JSON: warmup.rendered)' : '—'}`,
+    `warm-up ADD results equivalent to ref chain: ${yes(W.resultsEquivalent?.refChain)}, to ref bridge+h-l: ${yes(W.resultsEquivalent?.refBridge)}${W.resultTopLevelKeys && new Set(Object.values(W.resultTopLevelKeys)).size > 1 ? ` (top-level keys: ${Object.entries(W.resultTopLevelKeys).map(([k, v]) => `${k} ${v}`).join('; ')})` : ''}`,
+    `same IP allocation order as ref chain / ref bridge+h-l: sequential ${Object.values(R.sequential.ipSequencesMatch ?? {}).map(yes).join('/') || '—'}; IPAM scenarios ${Object.values(R.ipam).map((x) => Object.values(x.ipSequencesMatch).map(yes).join('/')).join(', ') || '—'}`,
     `raw numbers: ${path.relative(process.cwd(), CFG.out) || CFG.out}`,
   ];
-  if (R.errors.length) notes.push(`${R.errors.length} plugin error(s); first: ${R.errors[0].phase} ${R.errors[0].side} ${R.errors[0].command}: ${R.errors[0].text}`);
+  if (R.errors.length) notes.push(`${R.errors.length} error(s); first: ${R.errors[0].phase} ${R.errors[0].what} ${R.errors[0].command}: ${R.errors[0].text}`);
   if (failure) notes.push(`run ABORTED: ${failure.message}`);
   process.stdout.write(notes.map((n) => `- ${n}`).join('\n') + '\n');
   return failure || R.errors.length || R.leakChecks.some((e) => totalLeaks(e) > 0) ? 1 : 0;

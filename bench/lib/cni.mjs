@@ -106,20 +106,45 @@ export function failureText(r) {
   return `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}${r.error ? ` [${r.error}]` : ''}: ${msg.replace(/\s+/g, ' ').slice(0, 400)}`;
 }
 
-/** The build id in a bundle's banner (`// built by ... build <id>`), or null. */
+// The marker both builds carry (scripts/build.mjs, scripts/build-standalone.mjs).
+const BANNER = Buffer.from('// built by cni-flannel-bridge (TypeScript CNI plugins) build ');
+const BUILD_ID = /^[0-9A-Za-z._-]+/;
+
+/**
+ * The build id in a build's banner (`// built by ... build <id>`), or null. The Node
+ * bundles carry it in their first lines; the standalone executable somewhere inside its
+ * ~100 MB (Bun puts the bundled source, banner first, after its own runtime), so the
+ * file is scanned in chunks from the end rather than read whole.
+ */
 export function buildIdOf(file) {
+  const idAt = (buf, at) => {
+    const m = BUILD_ID.exec(buf.subarray(at + BANNER.length, at + BANNER.length + 64).toString('latin1'));
+    return m ? m[0] : null;
+  };
+  let fd;
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const head = Buffer.alloc(256);
-      const n = fs.readSync(fd, head, 0, head.length, 0);
-      const m = /build (\S+)/.exec(head.subarray(0, n).toString('latin1'));
-      return m ? m[1] : null;
-    } finally {
-      fs.closeSync(fd);
+    fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(512);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    const at = head.subarray(0, n).indexOf(BANNER);
+    if (at >= 0) return idAt(head, at);
+    const size = fs.fstatSync(fd).size;
+    const chunk = 4 << 20;
+    // Consecutive windows overlap by the banner plus an id, so a banner cut by a window edge is still found whole.
+    const overlap = BANNER.length + 64;
+    const buf = Buffer.alloc(chunk + overlap);
+    for (let end = size; end > 0; end -= chunk) {
+      const start = Math.max(0, end - chunk);
+      const len = Math.min(size, end + overlap) - start;
+      const got = fs.readSync(fd, buf, 0, len, start);
+      const i = buf.subarray(0, got).lastIndexOf(BANNER);
+      if (i >= 0) return idAt(buf.subarray(0, got), i);
     }
+    return null;
   } catch {
     return null;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 

@@ -40,20 +40,31 @@ const fmt = (x, unit) => {
   if (x === null || x === undefined) return '—';
   if (unit === 'MB') return `${x.toFixed(1)} MB`;
   if (unit === 'ms') return x >= 100 ? `${x.toFixed(0)} ms` : `${x.toFixed(1)} ms`;
+  if (unit === 'x') return `${x.toFixed(2)}x`;
   return String(x);
 };
 
-/** rows: { section?, label, ours, ref, unit, note, noRatio } → a fixed-width text table. */
-export function renderTable(rows) {
-  const head = ['metric', 'ours', 'reference', 'ours/ref'];
+/**
+ * A fixed-width text table: ours against one or more references, each reference with
+ * its own ours/ref column.
+ *   columns: [{ key, head, ratioHead }] (the references, in order)
+ *   rows:    { section } | { label, ours, ref: { [key]: value }, unit, note, noRatio }
+ */
+export function renderTable(rows, columns) {
+  const head = ['metric', 'ours', ...columns.flatMap((c) => [c.head, c.ratioHead])];
   const body = [];
   for (const r of rows) {
     if (r.section) {
       body.push({ section: r.section });
       continue;
     }
-    const q = r.noRatio ? null : ratio(r.ours, r.ref);
-    body.push({ cells: [r.label, fmt(r.ours, r.unit), fmt(r.ref, r.unit), q === null ? '—' : `${q.toFixed(2)}x`], note: r.note });
+    const cells = [r.label, fmt(r.ours, r.unit)];
+    for (const c of columns) {
+      const v = r.ref?.[c.key];
+      const q = r.noRatio ? null : ratio(r.ours, v);
+      cells.push(fmt(v, r.unit), q === null ? '—' : `${q.toFixed(2)}x`);
+    }
+    body.push({ cells, note: r.note });
   }
   const widths = head.map((h, i) => Math.max(h.length, ...body.filter((b) => b.cells).map((b) => b.cells[i].length)));
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');

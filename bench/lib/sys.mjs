@@ -10,8 +10,8 @@ import * as path from 'node:path';
 export const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
 /** Run argv synchronously; throws on non-zero exit unless allowFail. */
-export function sh(argv, { input, allowFail = false, env } = {}) {
-  const r = spawnSync(argv[0], argv.slice(1), { input, encoding: 'utf8', env: env ?? process.env, maxBuffer: 64 << 20 });
+export function sh(argv, { input, allowFail = false, env, cwd } = {}) {
+  const r = spawnSync(argv[0], argv.slice(1), { input, cwd, encoding: 'utf8', env: env ?? process.env, maxBuffer: 64 << 20 });
   const out = { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
   if (!allowFail && (out.status !== 0 || r.error)) {
     throw new Error(`${argv.join(' ')} failed (${r.error ? r.error.message : out.status}): ${(out.stderr || out.stdout).trim()}`);
