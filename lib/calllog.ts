@@ -3,7 +3,6 @@
 // the config key `callLog` or the env var CNI_CALL_LOG. Never on stdout. For an
 // operator asking "what did the plugin do for this pod, and why did it fail".
 import * as fs from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import type { CniErrorJson } from './cni/errors';
 import type { Verb } from './cni/types';
 import { stepsSince } from './trace';

@@ -5,7 +5,7 @@
 // from hanging the plugin until the runtime's own deadline.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import { log } from './log';
 
 // kubelet/containerd exec plugins with their own PATH, which on some distros lacks
@@ -56,7 +56,7 @@ export interface ToolOptions {
 export function runTool(file: string, name: string, args: readonly string[], opts: ToolOptions): ToolRun {
   const command = renderCommand(name, args);
   log.debug(command);
-  const r = spawnSync(file, args, {
+  const r = childProcess().spawnSync(file, args, {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: opts.timeoutMs,
@@ -79,4 +79,10 @@ export function runTool(file: string, name: string, args: readonly string[], opt
     .join(' ');
   const ok = r.status === 0;
   return { ok, stdout: r.stdout ?? '', stderr: ok ? stderr : stderr || (r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`), command };
+}
+
+let cp: typeof ChildProcess | undefined;
+/** node:child_process on first use: most calls start no process, and loading it costs the standalone build ~3 MB of RSS. */
+export function childProcess(): typeof ChildProcess {
+  return (cp ??= require('node:child_process') as typeof ChildProcess);
 }

@@ -4,10 +4,9 @@
 // system and __dirname is the build tree's, compiled in (never use it there), so the
 // real location comes from process.execPath, and the
 // name a plugin was invoked as (bridge or flannel, both links to one executable)
-// from process.argv0.
+// from process.argv0. The standalone executable loads this module before answering
+// VERSION, so it imports node:fs alone (node:path costs Bun ~2 MB of RSS per call).
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileContains } from './regular-file';
 
 /** In every file a build writes (the bundles' banner, inside the standalone executable): how our plugins are told from others. */
 export const BUILD_MARKER = 'built by cni-flannel-bridge';
@@ -16,11 +15,15 @@ export const isStandalone = (): boolean => typeof process.versions.bun === 'stri
 
 /** The file this plugin was started from. */
 export function selfPath(): string {
-  return isStandalone() ? process.execPath : path.resolve(process.argv[1] ?? '.');
+  // Node makes argv[1] absolute before our code runs.
+  return isStandalone() ? process.execPath : (process.argv[1] ?? '');
 }
 
 /** The name this plugin was invoked as (the link name for the standalone executable). */
-export const invokedAs = (): string => path.basename(isStandalone() ? process.argv0 : selfPath());
+export function invokedAs(): string {
+  const file = isStandalone() ? process.argv0 : selfPath();
+  return file.slice(file.lastIndexOf('/') + 1);
+}
 
 export function sameFile(a: string, b: string): boolean {
   try {
@@ -36,7 +39,7 @@ export function sameFile(a: string, b: string): boolean {
 export function isOurBuild(file: string): boolean {
   try {
     // the standalone executable is ~110 MB and carries the marker deep inside
-    return fileContains(file, BUILD_MARKER, 512 << 20);
+    return (require('./regular-file') as typeof import('./regular-file')).fileContains(file, BUILD_MARKER, 512 << 20);
   } catch {
     return false;
   }

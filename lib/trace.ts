@@ -2,7 +2,6 @@
 // to stderr when the process ends, and the call log (lib/calllog.ts), which records
 // each step's duration. With neither on, a mark costs one boolean test.
 import * as fs from 'node:fs';
-import { performance } from 'node:perf_hooks';
 
 const traceOn = process.env.CNI_TRACE === '1';
 let recording = traceOn;

@@ -6,12 +6,12 @@
 import * as fs from 'node:fs';
 import { sleepSync } from '../time';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { CniError, Code } from './errors';
 import type { Verb } from './types';
 import type { PluginSpec } from './skel';
 import { isStandalone, sameFile } from '../runtime';
 import { mark } from '../trace';
+import { childProcess } from '../exec';
 
 // Absent when running from source, which always execs (lib/build-defines.d.ts).
 const BUILD_ID = typeof __CNI_BUILD_ID__ === 'string' ? __CNI_BUILD_ID__ : undefined;
@@ -106,12 +106,12 @@ export function delegate(verb: Verb, plugin: string | Pick<DelegateTarget, 'type
   const env = { ...(opts.env ?? process.env), CNI_COMMAND: verb };
   mark(`${verb}: delegating to ${type}`);
   const spawnOpts = { input: stdin, env, maxBuffer: 16 << 20, ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}) };
-  let res = spawnSync(file, [], spawnOpts);
+  let res = childProcess().spawnSync(file, [], spawnOpts);
   // A binary being replaced under us (an upgrade copying into /opt/cni/bin) fails with
   // ETXTBSY for a moment; the Go invoke retries the same way.
   for (let i = 0; i < 5 && (res.error as NodeJS.ErrnoException | undefined)?.code === 'ETXTBSY'; i++) {
     sleepSync(200);
-    res = spawnSync(file, [], spawnOpts);
+    res = childProcess().spawnSync(file, [], spawnOpts);
   }
   if (res.stderr?.length) process.stderr.write(res.stderr);
   // A plugin may exit without reading its stdin (failing early, or not needing it); the

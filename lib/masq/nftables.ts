@@ -12,10 +12,10 @@
 // rules by that hash alone, so it works without the pod's addresses or netns.
 // Commands use nft's own syntax, as knftables sends them, because nft's JSON input
 // silently drops the table/chain comments the reference sets.
-import { createHash } from 'node:crypto';
 import { CniError, Code } from '../cni/errors';
 import { formatCidr, formatIP, networkOf, tryParseCidr } from '../ip';
 import { explain, openNft, type NftObject } from '../nft/run';
+import { hexDigest } from '../hash';
 
 export const MASQ_TABLE = 'cni_plugins_masquerade';
 export const MASQ_CHAIN = 'masq_checks';
@@ -23,7 +23,7 @@ const FEATURE = 'ipMasq (nftables backend)';
 /** nft's (and knftables') limit on comment length, in bytes. */
 export const COMMENT_MAX = 128;
 
-const sha512hex = (s: string, len: number): string => createHash('sha512').update(s, 'utf8').digest('hex').slice(0, len);
+const sha512hex = (s: string, len: number): string => hexDigest('sha512', s).slice(0, len);
 
 /** 16 hex digits of SHA-512(network): the prefix shared by all of a network's rules (for GC). */
 export const hashForNetwork = (network: string): string => sha512hex(network, 16);

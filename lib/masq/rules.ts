@@ -2,8 +2,8 @@
 // rule. Kept apart from the code that runs iptables so the rule shapes can be
 // checked without root, and so an operator who knows the reference plugin sees the
 // same `iptables -S` lines (upstream pkg/ip/ipmasq_iptables_linux.go).
-import { createHash } from 'node:crypto';
 import { formatCidr, formatIP, networkOf, tryParseCidr, type Family } from '../ip';
+import { hexDigest } from '../hash';
 
 /**
  * "CNI-" + the first 24 hex digits of SHA-512(network + containerId): 28 characters,
@@ -12,7 +12,7 @@ import { formatCidr, formatIP, networkOf, tryParseCidr, type Family } from '../i
  * choice); changing that would orphan chains made by the reference.
  */
 export function masqChainName(network: string, containerId: string): string {
-  return `CNI-${createHash('sha512').update(network + containerId, 'utf8').digest('hex').slice(0, 24)}`;
+  return `CNI-${hexDigest('sha512', network + containerId).slice(0, 24)}`;
 }
 
 /**

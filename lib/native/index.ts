@@ -3,7 +3,6 @@
 // build time (the build tree) may not exist on the node, or be writable by anyone there.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createRequire } from 'node:module';
 
 export interface Native {
   setns(fd: number, nstype: number): void;
@@ -40,8 +39,10 @@ export function native(): Native {
     const fix = typeof __CNI_BUILD_KIND__ === 'undefined' ? 'run npm run build' : 'install cninative.node from the same build beside the plugin';
     throw new Error(`native helper ${file} not found: ${fix}`);
   }
-  // Not a bare require(): esbuild leaves createRequire alone, so the .node file is loaded
-  // from disk at run time, and it also works where `module` is not Node's (vitest).
-  loaded = createRequire(file)(file) as Native;
+  // Not a require(): bundlers would try to resolve it at build time. process.dlopen loads
+  // the file from disk at run time, in Node, Bun and vitest alike.
+  const mod = { exports: {} as Native };
+  process.dlopen(mod, file);
+  loaded = mod.exports;
   return loaded;
 }

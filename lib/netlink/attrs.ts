@@ -2,9 +2,8 @@
 // TLV attributes. Kept apart from the transport (socket.ts) so that a synchronous
 // transport can replace the socket without touching how messages are built.
 // Netlink uses host byte order; this code assumes little-endian (x86-64, arm64).
-import * as os from 'node:os';
 
-if (os.endianness() !== 'LE') throw new Error('netlink encoding here assumes a little-endian host');
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('netlink encoding here assumes a little-endian host');
 
 export const RTM = {
   NEWLINK: 16, DELLINK: 17, GETLINK: 18, SETLINK: 19,

@@ -8,10 +8,10 @@
 // to the pod), no libuv handle, and no package to load. The `netlink` package's socket is
 // not used: loading it cost 40 % of a bare start, and its asynchronous socket crashes under
 // Bun; tests keep the package as an oracle for the codec.
-import * as os from 'node:os';
 import { native } from '../native';
 import { NLM_F, parseAttrs, readString } from './attrs';
 import { timed } from '../trace';
+import { EINTR, ETIMEDOUT, errnoName } from '../errno';
 
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
@@ -30,11 +30,6 @@ export class NetlinkError extends Error {
     this.errno = errno;
     this.code = code;
   }
-}
-
-function errnoName(errno: number): string {
-  const entry = Object.entries(os.constants.errno).find(([, v]) => v === errno);
-  return entry ? entry[0] : `errno ${errno}`;
 }
 
 export const isErrno = (err: unknown, code: string): boolean => err instanceof NetlinkError && err.code === code;
@@ -75,7 +70,7 @@ class SyncSocket implements Nl {
     for (;;) {
       const left = deadline - Date.now();
       const dgram = left > 0 ? n.nlRecv(this.fd, left) : null;
-      if (!dgram) throw new NetlinkError(os.constants.errno.ETIMEDOUT, `${what}: no answer from the kernel within ${REQUEST_TIMEOUT_MS} ms`);
+      if (!dgram) throw new NetlinkError(ETIMEDOUT, `${what}: no answer from the kernel within ${REQUEST_TIMEOUT_MS} ms`);
       for (let off = 0; off + HEADER <= dgram.length; ) {
         const len = dgram.readUInt32LE(off);
         if (len < HEADER || off + len > dgram.length) break;
@@ -109,7 +104,7 @@ class SyncSocket implements Nl {
       try {
         return timed('netlink', () => this.exchange(type, payload, NLM_F.DUMP, what));
       } catch (err) {
-        if (!(err instanceof DumpInterrupted) || attempt >= 5) throw err instanceof DumpInterrupted ? new NetlinkError(os.constants.errno.EINTR, `${what}: dump kept being interrupted`) : err;
+        if (!(err instanceof DumpInterrupted) || attempt >= 5) throw err instanceof DumpInterrupted ? new NetlinkError(EINTR, `${what}: dump kept being interrupted`) : err;
       }
     }
   }

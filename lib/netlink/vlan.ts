@@ -150,4 +150,4 @@ export function delPortVlans(nl: Nl, port: Pick<Link, 'index' | 'name'>, vids: I
 }
 
 /** EOPNOTSUPP; Node names errno 95 ENOTSUP (the same number on Linux), so accept both names. */
-export const isNotSupported = (err: unknown): boolean => isErrno(err, 'EOPNOTSUPP') || isErrno(err, 'ENOTSUP');
+export const isNotSupported = (err: unknown): boolean => isErrno(err, 'EOPNOTSUPP') || isErrno(err, 'ENOTSUPP');

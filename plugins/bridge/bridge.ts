@@ -2,7 +2,6 @@
 // gateway port of a vlan network, forwarding. Idempotent (ensure*), safe when parallel
 // ADDs race (EEXIST is the other ADD's success), never removed: like the reference's,
 // a bridge outlives its pods and may be shared with other networks or the operator.
-import { randomBytes } from 'node:crypto';
 import { CniError, Code, errorText } from '../../lib/cni/errors';
 import type { Family } from '../../lib/ip';
 import { log } from '../../lib/log';
@@ -12,6 +11,7 @@ import { isErrno, type Nl } from '../../lib/netlink/socket';
 import { isNotSupported } from '../../lib/netlink/vlan';
 import { ensureSysctl, sysctlPath, writeSysctl } from '../../lib/sysctl';
 import { NO_VLAN_FILTERING_HINT, configurePortVlans } from './vlan';
+import { randomHex } from '../../lib/random';
 
 /** Ignore a sysctl that does not exist (IPv6 disabled on the node, an old kernel), as the reference does. */
 export function trySysctl(path: string, value: string, ensure = false): void {
@@ -86,7 +86,7 @@ export function ensureVlanGateway(nl: Nl, br: Link, vlan: number, preserveDefaul
   const fail = (err: unknown) => new CniError(Code.Internal, `failed to create vlan interface: ${errorText(err)}`, err instanceof CniError ? err.details : undefined);
   let port: Link | undefined;
   for (let attempt = 0; attempt < 10 && !port; attempt++) {
-    const portName = `veth${randomBytes(4).toString('hex')}`;
+    const portName = `veth${randomHex(4)}`;
     try {
       createVeth(nl, { hostName: portName, peerName: name, mtu: br.mtu || undefined });
     } catch (err) {

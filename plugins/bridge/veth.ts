@@ -1,7 +1,6 @@
 // The attachment's own links: the veth pair (the pod end created straight into the pod
 // netns under its final name), the pod's addresses and routes through a socket bound to
 // the pod netns, and the wait for the host end to come up.
-import { randomBytes } from 'node:crypto';
 import { CniError, Code, errorText } from '../../lib/cni/errors';
 import { formatCidr, formatIP, type Cidr } from '../../lib/ip';
 import { addAddr } from '../../lib/netlink/addr';
@@ -13,6 +12,7 @@ import type { NetnsHandle } from '../../lib/netns';
 import { sysctlPath } from '../../lib/sysctl';
 import { sleepSync } from '../../lib/time';
 import { trySysctl } from './bridge';
+import { randomHex } from '../../lib/random';
 
 export interface VethPair {
   host: Link;
@@ -26,7 +26,7 @@ export function createVethPair(host: Nl, pod: Nl, ns: NetnsHandle, opts: { ifNam
     throw new CniError(Code.Internal, `container veth name "${opts.ifName}" already exists in ${ns.path}`);
   }
   for (let attempt = 0; attempt < 10; attempt++) {
-    const hostName = `veth${randomBytes(4).toString('hex')}`;
+    const hostName = `veth${randomHex(4)}`;
     try {
       createVeth(host, { hostName, peerName: opts.ifName, peerNetnsFd: ns.fd, mtu: opts.mtu, peerMac: opts.mac ? parseMac(opts.mac) : undefined });
     } catch (err) {
