@@ -190,7 +190,10 @@ install_atomic() { # src dst mode
   tmp="$(dirname "$2")/.$(basename "$2").tmp.$$"
   cp "$1" "$tmp"
   chmod "$3" "$tmp"
+  # Unlike the plugins' state, a binary must outlive a power loss: a torn plugin fails every pod after the reboot.
+  sync "$tmp"
   mv -fT "$tmp" "$2"
+  sync "$(dirname "$2")"
   echo "installed $2"
 }
 

@@ -4,9 +4,9 @@
 // before the open races a rename), and at most `maxBytes` are read whatever st.size
 // says (procfs reports 0, a file may grow meanwhile), so /dev/zero behind a symlink or
 // a 256 MiB sparse file is refused instead of read until memory runs out.
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { randomHex } from './random';
 
 /** What a non-regular inode is, for messages: "a FIFO", "a character device"... */
 export function fileType(st: fs.Stats): string {
@@ -99,8 +99,6 @@ export interface AtomicWrite {
   /** Random bytes (as hex) after the prefix. */
   randomBytes?: number;
   mode?: number;
-  /** fsync the file before the rename and the directory after it: only for state that must outlive a power loss. */
-  durable?: boolean;
 }
 
 /**
@@ -141,19 +139,20 @@ export function fileContains(file: string, needle: string, maxBytes: number): bo
 /**
  * Replace `file` with `data` so that a reader (or a SIGKILL) sees the old content or
  * the new, never a part: a temp file in the same directory, then rename(2), which also
- * replaces a link planted at `file` instead of writing through it.
+ * replaces a link planted at `file` instead of writing through it. Never fsync'ed: what
+ * SIGKILL safety needs is atomic visibility, and the plugins' state is only worth
+ * keeping within one boot (docs/crash-safety.md).
  */
 export function writeAtomic(file: string, data: string | Buffer, opts: AtomicWrite = {}): void {
   const { tmpPrefix = '.tmp-', mode = 0o600 } = opts;
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `${tmpPrefix}${randomBytes(opts.randomBytes ?? 8).toString('hex')}`);
+  const tmp = path.join(dir, `${tmpPrefix}${randomHex(opts.randomBytes ?? 8)}`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   try {
     try {
       fs.fchmodSync(fd, mode);
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
-      if (opts.durable) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -161,17 +160,6 @@ export function writeAtomic(file: string, data: string | Buffer, opts: AtomicWri
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw e;
-  }
-  if (opts.durable) fsyncDir(dir);
-}
-
-/** Make a directory's entries (a rename, a link, an unlink) durable. */
-export function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

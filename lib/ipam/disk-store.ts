@@ -4,18 +4,18 @@
 // `last_reserved_ip.<N>`, and flock(2) on `lock`
 // (https://github.com/containernetworking/plugins/blob/main/plugins/ipam/host-local/backend/disk/backend.go).
 // Reading without writing (CHECK) is disk-read.ts.
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../cni/errors';
 import { type IP, formatIP, tryParseIP } from '../ip';
-import { FileTooLarge, NotRegularFile, fsyncDir, readRegularFile, writeAtomic } from '../regular-file';
+import { FileTooLarge, NotRegularFile, readRegularFile, writeAtomic } from '../regular-file';
 import { LOCK_FILE, assertComponent, listNetworkDir, readSmall, storeDir } from './disk-read';
 import { EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, native } from '../native';
 import { type Owner, type Reservation, type Store, ownerContent } from './store';
 import { BootRecord, fingerprintOf } from './boot';
 import { log } from '../log';
 import { sleepSync } from '../time';
+import { randomHex } from '../random';
 
 export const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
 /** Scratch files start with a dot, so they never parse as an address. */
@@ -58,15 +58,18 @@ export function lockExclusive(fd: number, lockPath: string, timeoutMs: number): 
   }
 }
 
-/** Write a private scratch file and make it durable; the caller links or renames it. */
+/**
+ * Write a private scratch file; the caller links or renames it. No fsync, like the
+ * reference's: a power loss is a reboot, which takes every pod with it, and the boot-id
+ * record makes what the earlier boot reserved reclaimable (docs/crash-safety.md).
+ */
 function writeTemp(dir: string, content: string): string {
-  const tmp = path.join(dir, `${TMP_PREFIX}${randomBytes(8).toString('hex')}`);
+  const tmp = path.join(dir, `${TMP_PREFIX}${randomHex(8)}`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
   try {
     fs.fchmodSync(fd, 0o600); // exact mode whatever the umask: 0600 like the reference
     const buf = Buffer.from(content);
     for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
-    fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
@@ -78,7 +81,6 @@ function writeTemp(dir: string, content: string): string {
 
 export class DiskStore implements Store {
   private readonly byName = new Map<string, Reservation>();
-  private dirty = false;
 
   /** Stray entries seen when the directory was read, reported once per call. */
   readonly strays: string[];
@@ -151,7 +153,6 @@ export class DiskStore implements Store {
       fs.rmSync(tmp, { force: true });
     }
     this.byName.set(name, { ip, name, content });
-    this.dirty = true;
     return true;
   }
 
@@ -165,7 +166,6 @@ export class DiskStore implements Store {
       if (errnoOf(e) !== 'ENOENT') throw ioError(`cannot release ${path.join(this.dir, name)}`, e);
     }
     this.byName.delete(key);
-    this.dirty = true;
   }
 
   lastReserved(index: number): IP | undefined {
@@ -183,7 +183,6 @@ export class DiskStore implements Store {
       tmp = writeTemp(this.dir, formatIP(ip));
       fs.renameSync(tmp, file);
       tmp = undefined;
-      this.dirty = true;
     } catch (e) {
       throw ioError(`cannot write ${file}`, e);
     } finally {
@@ -191,16 +190,6 @@ export class DiskStore implements Store {
     }
   }
 
-  /** Make links, renames and unlinks durable: one directory fsync per call. */
-  sync(): void {
-    if (!this.dirty) return;
-    try {
-      fsyncDir(this.dir);
-    } catch (e) {
-      throw ioError(`cannot fsync ${this.dir}`, e);
-    }
-    this.dirty = false;
-  }
 }
 
 function ensureDir(dir: string): void {
@@ -209,8 +198,6 @@ function ensureDir(dir: string): void {
     if (created === undefined) return;
     // mkdir honours the umask; the reference layout is 0755 for the network dir.
     fs.chmodSync(dir, 0o755);
-    // The directory entry itself must survive a crash, or the reservations inside it are lost with it.
-    fsyncDir(path.dirname(dir));
   } catch (e) {
     throw ioError(`cannot create ${dir}`, e);
   }
@@ -246,18 +233,7 @@ export function withNetworkStore<T>(dataDir: string, network: string, opts: Open
     try {
       const store = new DiskStore(dir);
       if (opts.create) store.noteBoot();
-      try {
-        const out = fn(store);
-        store.sync();
-        return out;
-      } catch (e) {
-        try {
-          store.sync(); // a rollback's unlinks deserve durability too
-        } catch {
-          // the original error matters more
-        }
-        throw e;
-      }
+      return fn(store);
     } finally {
       native().flock(fd, LOCK_UN);
     }

@@ -4,9 +4,9 @@
 // flanneld down, so the file must never be seen half-written (cni-plugin#43).
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { createHash } from 'node:crypto';
 import { CniError, Code } from '../../lib/cni/errors';
 import { readRegularFile, resolveConfiguredDir, writeAtomic } from '../../lib/regular-file';
+import { hexDigest } from '../../lib/hash';
 
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 // Temp names start with "." so they can never be mistaken for a container ID, and are
@@ -29,7 +29,7 @@ const isSafeId = (id: string): boolean => id.length <= MAX_ID && ID_RE.test(id) 
  * ID has its own, so a DEL never takes another container's temp file for its own.
  */
 function tempStem(containerId: string): string {
-  return containerId.length <= 200 ? `.${containerId}.tmp-` : `.@${createHash('sha256').update(containerId).digest('hex')}.tmp-`;
+  return containerId.length <= 200 ? `.${containerId}.tmp-` : `.@${hexDigest('sha256', containerId)}.tmp-`;
 }
 
 /** Is `name` one of this container's temp files, exactly (stem, then the 12 hex saveScratch adds)? */
@@ -63,15 +63,16 @@ function ownDir(dataDir: string): string {
 }
 
 /**
- * Write crash-safely: temp file in the same directory, fsync, rename over the final
- * name, fsync the directory. A reader sees the old file or the new one, never a torn
- * or empty one. Directory 0700, file 0600: the config may carry runtimeConfig.
+ * Write kill-safely: temp file in the same directory, rename over the final name. A
+ * reader sees the old file or the new one, never a torn one; a power loss may tear it
+ * (no fsync), and DEL then rebuilds the config from the current one. Directory 0700,
+ * file 0600: the config may carry runtimeConfig.
  */
 export function saveScratch(dataDir: string, containerId: string, bytes: Buffer): void {
   scratchPath(dataDir, containerId); // refuses an ID that cannot be a file name, before anything is made
   const dir = ownDir(dataDir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeAtomic(scratchPath(dir, containerId), bytes, { tmpPrefix: tempStem(containerId), randomBytes: 6, durable: true });
+  writeAtomic(scratchPath(dir, containerId), bytes, { tmpPrefix: tempStem(containerId), randomBytes: 6 });
 }
 
 /** The saved bytes, or undefined when there is no file. Other read errors are thrown. */
