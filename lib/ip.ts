@@ -21,17 +21,29 @@ export interface Cidr extends IP {
 export const bits = (family: Family): number => (family === 4 ? 32 : 128);
 
 function parseV4(s: string): bigint | undefined {
-  // Strict dotted quad, no leading zeros (Go's net.ParseIP rejects them too).
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  let v = 0n;
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = (v << 8n) | BigInt(n);
+  // Strict dotted quad, no leading zeros (Go's net.ParseIP rejects them too). By hand, not
+  // split+regex+BigInt per part: host-local parses every reservation's name on each ADD.
+  let v = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return undefined;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+      continue;
+    }
+    if (c < 48 || c > 57 || (digits > 0 && part === 0)) return undefined;
+    part = part * 10 + (c - 48);
+    digits++;
+    if (part > 255) return undefined;
   }
-  return v;
+  if (dots !== 3 || digits === 0) return undefined;
+  return BigInt(v * 256 + part);
 }
 
 function parseV6(s: string): bigint | undefined {
@@ -83,8 +95,8 @@ export function parseCidr(s: string): Cidr {
 /** Canonical text: dotted quad, or RFC 5952 compressed lowercase IPv6 (what Go prints). */
 export function formatIP(ip: IP): string {
   if (ip.family === 4) {
-    const v = ip.value;
-    return [24n, 16n, 8n, 0n].map((s) => ((v >> s) & 255n).toString()).join('.');
+    const v = Number(ip.value);
+    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
   }
   return formatV6(ip.value);
 }

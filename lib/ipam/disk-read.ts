@@ -38,6 +38,25 @@ export function readSmall(file: string): string {
   }
 }
 
+/**
+ * readSmall for a listing, where readdir already said "regular file": a reservation is
+ * "<id>\r\n<ifname>", almost always far below one page, so one open, one read into a
+ * shared buffer and one close answer it; only a file that fills the buffer takes
+ * readSmall's way (fstat, sized buffer, the limit). 10,000 reservations are read on every
+ * ADD, as the reference reads them. O_NONBLOCK and O_NOFOLLOW as readSmall: an entry
+ * swapped for a FIFO or a link since the listing reads as empty or fails, never waits.
+ */
+function readListed(file: string, page: Buffer): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
+  let got: number;
+  try {
+    got = fs.readSync(fd, page, 0, page.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return got < page.length ? page.toString('utf8', 0, got) : readSmall(file);
+}
+
 function entryKind(ent: fs.Dirent): string {
   if (ent.isDirectory()) return 'a directory';
   if (ent.isFIFO()) return 'a FIFO';
@@ -65,6 +84,7 @@ export function listNetworkDir(dir: string): NetworkDirListing {
   }
   const byName = new Map<string, Reservation>();
   const out: NetworkDirListing = { reservations: [], strays: [], leftovers: [] };
+  const page = Buffer.allocUnsafe(4096);
   for (const ent of entries) {
     if (TMP_RE.test(ent.name) && ent.isFile()) {
       out.leftovers.push(ent.name);
@@ -82,11 +102,12 @@ export function listNetworkDir(dir: string): NetworkDirListing {
     if (!ip) continue;
     let content = '';
     try {
-      content = readSmall(path.join(dir, ent.name)).trim();
+      content = readListed(path.join(dir, ent.name), page).trim();
     } catch {
       // Unreadable: still occupies the address, owned by nobody we can name.
     }
-    byName.set(formatIP(ip), { ip, name: ent.name, content });
+    // A strict dotted quad is its own canonical text; IPv6 has several spellings.
+    byName.set(ip.family === 4 ? ent.name : formatIP(ip), { ip, name: ent.name, content });
   }
   out.reservations = [...byName.values()];
   return out;
