@@ -1,9 +1,9 @@
 // cnictl's command line, the netns argument, cnitool's container ID, and the check that
 // keeps --create from mounting a namespace nobody else would see.
 import { describe, expect, it } from 'vitest';
-import { HELP, UsageError, parseArgs, parseCniArgsOption, type Options } from '../../../plugins/cnictl/args';
-import { runCli } from '../../../plugins/cnictl/cli';
-import { defaultContainerId, mountOf, parseMountinfo, privateMountReason, resolveNetns } from '../../../plugins/cnictl/netns';
+import { HELP, UsageError, parseArgs, parseCniArgsOption, type Options } from '../../../tools/cnictl/args';
+import { runCli } from '../../../tools/cnictl/cli';
+import { defaultContainerId, mountOf, parseMountinfo, privateMountReason, resolveNetns } from '../../../tools/cnictl/netns';
 
 const opts = (...argv: string[]): Options => {
   const o = parseArgs(argv);

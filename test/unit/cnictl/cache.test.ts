@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cacheFile, listAttachments, parseCache, readCache, serializeCache, writeCache, type CachedAttachment } from '../../../plugins/cnictl/cache';
+import { cacheFile, listAttachments, parseCache, readCache, serializeCache, writeCache, type CachedAttachment } from '../../../tools/cnictl/cache';
 import { tempDir } from '../../helpers/ns';
 
 const config = Buffer.from('{"cniVersion":"1.0.0","name":"cbr0","plugins":[{"type":"flannel","x":"<&>"}]}\n');

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findNetwork, loadFile, negotiateVersion, parseList, pluginStdin, runtimeConfigFor, wrapSingle, type SkippedConf } from '../../../plugins/cnictl/conf';
+import { findNetwork, loadFile, negotiateVersion, parseList, pluginStdin, runtimeConfigFor, wrapSingle, type SkippedConf } from '../../../tools/cnictl/conf';
 import { tempDir } from '../../helpers/ns';
 
 const list = (name: string, extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion: '1.0.0', name, plugins: [{ type: 'bridge' }], ...extra });

@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { cacheFile, parseCache, writeCache } from '../../../plugins/cnictl/cache';
-import { runCli, type IO } from '../../../plugins/cnictl/cli';
+import { cacheFile, parseCache, writeCache } from '../../../tools/cnictl/cache';
+import { runCli, type IO } from '../../../tools/cnictl/cli';
 import { tempDir } from '../../helpers/ns';
 
 // A plugin that logs each call (name, CNI_* env, stdin) and, on ADD, extends prevResult:

@@ -3,11 +3,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULTS, UsageError, parseDoctorArgs, resolveInputs } from '../../../plugins/cnictl/doctor/args';
-import { factsOf, loadNetConf } from '../../../plugins/cnictl/doctor/conflist';
-import { renderJson, renderTable } from '../../../plugins/cnictl/doctor/render';
-import type { Finding } from '../../../plugins/cnictl/doctor/snapshot';
-import type { SkippedConf } from '../../../plugins/cnictl/conf';
+import { DEFAULTS, UsageError, parseDoctorArgs, resolveInputs } from '../../../tools/cnictl/doctor/args';
+import { factsOf, loadNetConf } from '../../../tools/cnictl/doctor/conflist';
+import { renderJson, renderTable } from '../../../tools/cnictl/doctor/render';
+import type { Finding } from '../../../tools/cnictl/doctor/snapshot';
+import type { SkippedConf } from '../../../tools/cnictl/conf';
 
 describe('parseDoctorArgs', () => {
   it('takes every flag, as "--flag value" and "--flag=value"', () => {

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { CniError, Code } from '../../../lib/cni/errors';
 import { addOffset, parseIP, type IP } from '../../../lib/ip';
 import { canonicalizeRange } from '../../../lib/ipam/range';
-import { rangeSetsOf } from '../../../plugins/cnictl/doctor/checks-capacity';
-import { diagnose } from '../../../plugins/cnictl/doctor/diagnose';
-import type { Finding, Links, PortInfo, Snapshot } from '../../../plugins/cnictl/doctor/snapshot';
+import { rangeSetsOf } from '../../../tools/cnictl/doctor/checks-capacity';
+import { diagnose } from '../../../tools/cnictl/doctor/diagnose';
+import type { Finding, Links, PortInfo, Snapshot } from '../../../tools/cnictl/doctor/snapshot';
 import { healthy, reservation } from './fixtures';
 
 const of = (fs: Finding[], check: string): Finding[] => fs.filter((f) => f.check === check);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { diagnose, isOk } from '../../../plugins/cnictl/doctor/diagnose';
-import { gatewayOf } from '../../../plugins/cnictl/doctor/checks-node';
+import { diagnose, isOk } from '../../../tools/cnictl/doctor/diagnose';
+import { gatewayOf } from '../../../tools/cnictl/doctor/checks-node';
 import { masqChainName, masqComment } from '../../../lib/masq/rules';
-import type { Finding, Links, ReservationFile, Snapshot } from '../../../plugins/cnictl/doctor/snapshot';
+import type { Finding, Links, ReservationFile, Snapshot } from '../../../tools/cnictl/doctor/snapshot';
 import { AFTER_BOOT, IPTABLES_EMPTY, healthy, reservation } from './fixtures';
 
 const links = (s: Snapshot): Links => s.links as Links;

@@ -1,8 +1,8 @@
 // A healthy node as doctor would see it, for the diagnose tests to break one piece at a time.
 import { parseIP } from '../../../lib/ip';
 import { canonicalizeRange } from '../../../lib/ipam/range';
-import { DEFAULTS } from '../../../plugins/cnictl/doctor/args';
-import type { ReservationFile, Snapshot } from '../../../plugins/cnictl/doctor/snapshot';
+import { DEFAULTS } from '../../../tools/cnictl/doctor/args';
+import type { ReservationFile, Snapshot } from '../../../tools/cnictl/doctor/snapshot';
 
 export const BOOT = Date.parse('2026-11-01T00:00:00Z');
 export const AFTER_BOOT = BOOT + 3_600_000;

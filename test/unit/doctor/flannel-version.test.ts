@@ -1,7 +1,7 @@
 // cnictl doctor: the reference flannel put back under a conflist whose cniVersion it does not speak.
 import { describe, expect, it } from 'vitest';
-import { diagnose } from '../../../plugins/cnictl/doctor/diagnose';
-import type { Snapshot } from '../../../plugins/cnictl/doctor/snapshot';
+import { diagnose } from '../../../tools/cnictl/doctor/diagnose';
+import type { Snapshot } from '../../../tools/cnictl/doctor/snapshot';
 import { healthy } from './fixtures';
 
 const REFERENCE = { path: '/opt/cni/bin/flannel', ours: false, supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0'] };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkHost, compareHostVersions, parseCpuFlags, parseRequirements } from '../../../plugins/install/requirements';
+import { checkHost, compareHostVersions, parseCpuFlags, parseRequirements } from '../../../tools/install/requirements';
 
 const req = parseRequirements('# comment\nARCH="amd64"\nKERNEL="4.18"\nGLIBC="2.17"\nCPU="sse4_2 popcnt"\nTARGET="bun-linux-x64-baseline"\n');
 const good = { arch: 'amd64', kernel: '6.1.0-13-amd64', glibc: '2.36', cpu: ['fpu', 'sse4_2', 'popcnt'] };
