@@ -2,8 +2,7 @@
 // what the network's config sets (so doctor looks where the plugins really write),
 // then the plugins' own defaults.
 import { DEFAULT_DATA_DIR as IPAM_DATA_DIR } from '../../../lib/ipam/config';
-import { DEFAULT_DATA_DIR as FLANNEL_DATA_DIR } from '../../../plugins/flannel/delegate';
-import { DEFAULT_SUBNET_FILE } from '../../../plugins/flannel/subnet-env';
+import { DEFAULT_DATA_DIR as FLANNEL_DATA_DIR, DEFAULT_SUBNET_FILE } from '../../../plugins/flannel/public';
 import type { NetConfFacts } from './conflist';
 import type { Inputs } from './snapshot';
 

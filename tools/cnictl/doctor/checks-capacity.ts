@@ -11,8 +11,7 @@ import { type IP, formatIP, tryParseIP } from '../../../lib/ip';
 import { parseIpamConfig } from '../../../lib/ipam/config';
 import { describeRangeSet, type RangeSet } from '../../../lib/ipam/range';
 import { hasStaticRanges, usage } from '../../../lib/ipam/status';
-import { buildDelegateConf, parseFlannelConf } from '../../../plugins/flannel/delegate';
-import type { SubnetEnv } from '../../../plugins/flannel/subnet-env';
+import { buildDelegateConf, parseFlannelConf, type SubnetEnv } from '../../../plugins/flannel/public';
 import { flannelManaged, gcFix } from './checks-state';
 import { hasError, type Finding, type Snapshot } from './snapshot';
 

@@ -1,7 +1,7 @@
 // Pure checks of the node's network plumbing: subnet.env, the bridge and its
 // gateway, MTUs along the pod path, forwarding, hairpin mode. Each returns findings.
 import { addOffset, formatCidr, networkOf, overlaps, parseCidr, sameIP, tryParseCidr, type Cidr, type Family } from '../../../lib/ip';
-import type { SubnetEnv } from '../../../plugins/flannel/subnet-env';
+import type { SubnetEnv } from '../../../plugins/flannel/public';
 import { hasError, type Finding, type Links, type Snapshot } from './snapshot';
 
 export function checkSubnetEnv(s: Snapshot): Finding[] {

@@ -20,9 +20,8 @@ import { openSocket } from '../../../lib/netlink/socket';
 import { readSysctl } from '../../../lib/sysctl';
 import { currentBootId } from '../../../lib/bootid';
 import { isOurBuild } from '../../../lib/runtime';
-import { gatewayRecordsIn, provenBy } from '../../../plugins/bridge/gateway';
-import { listScratch, readScratch } from '../../../plugins/flannel/scratch';
-import { readSubnetEnv } from '../../../plugins/flannel/subnet-env';
+import { provenBy, readGatewayRecords } from '../../../plugins/bridge/public';
+import { listScratch, readScratch, readSubnetEnv } from '../../../plugins/flannel/public';
 import type { SkippedConf } from '../conf';
 import { DEFAULTS, resolveInputs } from './args';
 import { rangeSetsOf } from './checks-capacity';
@@ -60,7 +59,7 @@ async function readLinks(bridgeName: string, networkDir: string): Promise<Links>
     if (vx) out.flannel1 = info(vx);
     if (!br) return out;
     const global = (await listAddrs(nl, { index: br.index })).filter((a) => a.scope === 0);
-    const records = gatewayRecordsIn(networkDir).read();
+    const records = readGatewayRecords(networkDir);
     const recorded = global.filter((a) => provenBy(records, br, a, currentBootId())).map(formatCidr);
     out.bridge = { ...info(br), addrs: global.map(formatCidr), recorded };
     for (const l of all.filter((x) => x.master === br.index && br.kind === 'bridge')) {

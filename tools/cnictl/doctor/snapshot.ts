@@ -3,7 +3,7 @@
 // read carries its error instead of its data; diagnose turns that into a finding.
 import type { IP } from '../../../lib/ip';
 import type { RangeSet } from '../../../lib/ipam/range';
-import type { SubnetEnv } from '../../../plugins/flannel/subnet-env';
+import type { SubnetEnv } from '../../../plugins/flannel/public';
 import type { SkippedConf } from '../conf';
 
 export type Severity = 'error' | 'warning' | 'info';
