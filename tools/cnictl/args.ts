@@ -1,5 +1,6 @@
 // cnictl's command line: `cnictl VERB NETWORK [NETNS] [options]`, options anywhere,
 // `--opt VALUE` or `--opt=VALUE`. Pure: the tests drive it without a system.
+import { BIN_DIR, CONF_DIR } from '../../lib/cni/paths';
 import { DEFAULT_CACHE_DIR } from './cache';
 import type { Json } from './conf';
 import type { ValidAttachment } from './ops';
@@ -31,7 +32,7 @@ export interface Options {
 
 export class UsageError extends Error {}
 
-export const HELP = `cnictl: run a CNI network (a conflist of /etc/cni/net.d) by hand, as a container runtime would (like cnitool, no Go needed)
+export const HELP = `cnictl: run a CNI network (a conflist of ${CONF_DIR}) by hand, as a container runtime would (like cnitool, no Go needed)
 
 usage:
   cnictl add    NETWORK NETNS [options]   attach NETNS to NETWORK, print the result, cache it
@@ -47,10 +48,10 @@ usage:
 
 options:
   --conf FILE         use this .conflist/.conf instead of looking NETWORK up
-  --confdir DIR       where to look NETWORK up (default /etc/cni/net.d): the first *.conflist
+  --confdir DIR       where to look NETWORK up (default ${CONF_DIR}): the first *.conflist
                       in name order whose "name" matches, then *.conf/*.json; a file that does
                       not parse stops the search, as it stops the runtime
-  --bin DIRS          plugin directories, colon-separated; becomes CNI_PATH (default /opt/cni/bin)
+  --bin DIRS          plugin directories, colon-separated; becomes CNI_PATH (default ${BIN_DIR})
   --ifname NAME       CNI_IFNAME (default eth0)
   --id ID             CNI_CONTAINERID (default: cnitool's, "cnitool-" + the first 10 bytes of
                       sha512(NETNS path) in hex, so cnitool and cnictl name an attachment alike)
@@ -171,8 +172,8 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
     network,
     netns,
     conf,
-    confDir: one('--confdir') ?? '/etc/cni/net.d',
-    bin: (one('--bin') ?? '/opt/cni/bin').split(':').filter((d) => d !== ''),
+    confDir: one('--confdir') ?? CONF_DIR,
+    bin: (one('--bin') ?? BIN_DIR).split(':').filter((d) => d !== ''),
     ifName: one('--ifname') ?? 'eth0',
     id: one('--id'),
     create: flags.has('--create'),

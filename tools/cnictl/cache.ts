@@ -4,11 +4,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MAX_STDIN } from '../../lib/cni/conf';
+import { CACHE_DIR } from '../../lib/cni/paths';
 import { errorText } from '../../lib/cni/errors';
 import { marshalGo } from '../../lib/gojson';
 import { readRegularFile } from '../../lib/regular-file';
 
-export const DEFAULT_CACHE_DIR = '/var/lib/cni';
+export const DEFAULT_CACHE_DIR = CACHE_DIR;
 export const CACHE_KIND = 'cniCacheV1';
 
 export interface CachedAttachment {

@@ -7,12 +7,13 @@
 // conflist; the node is checked first and nothing is written on a node that cannot run it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BIN_DIR as CNI_BIN_DIR, CONF_DIR } from '../../lib/cni/paths';
 import { runTool } from '../../lib/exec';
 import { isOurBuild, selfPath } from '../../lib/runtime';
 import { checkHost, parseRequirements, readHostFacts } from './requirements';
 
-const BIN_DIR = process.env.CNI_BIN_DIR ?? '/opt/cni/bin';
-const NET_DIR = process.env.CNI_NET_DIR ?? '/etc/cni/net.d';
+const BIN_DIR = process.env.CNI_BIN_DIR ?? CNI_BIN_DIR;
+const NET_DIR = process.env.CNI_NET_DIR ?? CONF_DIR;
 const CONFLIST = '10-flannel.conflist';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);

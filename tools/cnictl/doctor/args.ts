@@ -1,21 +1,27 @@
 // Command line of `cnictl doctor`, and how each input is chosen: a flag wins, then
 // what the network's config sets (so doctor looks where the plugins really write),
 // then the plugins' own defaults.
+import { BIN_DIR, CACHE_DIR, CONF_DIR } from '../../../lib/cni/paths';
 import { DEFAULT_DATA_DIR as IPAM_DATA_DIR } from '../../../lib/ipam/config';
+import { DEFAULT_BRIDGE } from '../../../plugins/bridge/public';
 import { DEFAULT_DATA_DIR as FLANNEL_DATA_DIR, DEFAULT_SUBNET_FILE } from '../../../plugins/flannel/public';
 import type { NetConfFacts } from './conflist';
 import type { Inputs } from './snapshot';
 
-// The plugins' own defaults, so doctor can never look somewhere they do not write.
+/** The network kube-flannel's conflist (and conf/10-flannel.conflist) defines: a convention, no plugin's default. */
+const FLANNEL_NETWORK = 'cbr0';
+
+// The plugins' own defaults and the runtimes' conventional directories, so doctor can
+// never look somewhere they do not write.
 export const DEFAULTS: Inputs = {
   subnetFile: DEFAULT_SUBNET_FILE,
   flannelDataDir: FLANNEL_DATA_DIR,
   ipamDataDir: IPAM_DATA_DIR,
-  network: 'cbr0',
-  bridge: 'cni0',
-  confDir: '/etc/cni/net.d',
-  cacheDir: '/var/lib/cni',
-  binDir: '/opt/cni/bin',
+  network: FLANNEL_NETWORK,
+  bridge: DEFAULT_BRIDGE,
+  confDir: CONF_DIR,
+  cacheDir: CACHE_DIR,
+  binDir: BIN_DIR,
 };
 
 const FLAGS: Record<string, keyof Inputs> = {
