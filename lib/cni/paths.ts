@@ -2,7 +2,7 @@
 // cnitool read network configs from CONF_DIR and run plugins from BIN_DIR, and libcni
 // caches each attachment's result under CACHE_DIR. One place, so the tools and the
 // installer default to the same directories a runtime uses.
-// https://github.com/containernetworking/cni/blob/main/cnitool/cnitool.go (DefaultNetDir)
+// https://github.com/containernetworking/cni/blob/main/cnitool/cmd/root.go (DefaultNetDir)
 // https://github.com/containernetworking/cni/blob/main/libcni/api.go (CacheDir)
 
 /** Where runtimes look for network configs (cnitool's DefaultNetDir, kubelet's and containerd's default). */

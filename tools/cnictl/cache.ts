@@ -1,4 +1,5 @@
-// libcni's result cache (cni-spec.md §9), byte for byte: a runtime, cnitool and cnictl
+// libcni's result cache, byte for byte (cacheAdd and getCachedResult in
+// https://github.com/containernetworking/cni/blob/main/libcni/api.go): a runtime, cnitool and cnictl
 // sharing one cache directory see each other's attachments, so GC finds what cnictl
 // added and `cnictl del` gets the prevResult containerd cached.
 import * as fs from 'node:fs';

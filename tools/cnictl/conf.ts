@@ -1,7 +1,8 @@
-// Finding and reading a network the way libcni does (cni-spec.md §4, §9 "Config
-// discovery"), so `cnictl add cbr0 ...` sends the plugins exactly the bytes a runtime
-// would: the list's name and negotiated cniVersion injected into each plugin object,
-// runtimeConfig cut down to the plugin's capabilities, keys marshalled like Go's map.
+// Finding and reading a network the way libcni does (ConfFiles, LoadConfList in
+// https://github.com/containernetworking/cni/blob/main/libcni/conf.go), so
+// `cnictl add cbr0 ...` sends the plugins exactly the bytes a runtime would: the list's
+// name and negotiated cniVersion injected into each plugin object, runtimeConfig cut
+// down to the plugin's capabilities, keys marshalled like Go's map.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MAX_STDIN } from '../../lib/cni/conf';

@@ -1,5 +1,6 @@
 // The list operations of libcni (AddNetworkList, CheckNetworkList, DelNetworkList,
-// GetStatusNetworkList, GCNetworkList) with their version gates (cni-spec.md §9).
+// GetStatusNetworkList, GCNetworkList) with their version gates
+// (https://github.com/containernetworking/cni/blob/main/libcni/api.go).
 import { LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY } from '../../lib/cni/gc';
 import { CniError, errorText } from '../../lib/cni/errors';
 import { findInPath } from '../../lib/cni/invoke';
