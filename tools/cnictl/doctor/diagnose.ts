@@ -1,5 +1,5 @@
 // From a snapshot of the node to findings: pure, so every check is tested without
-// root (test/unit/doctor). Order: most severe first, then the order of the checks.
+// root (test/unit/tools/cnictl/doctor). Order: most severe first, then the order of the checks.
 import { checkCapacity } from './checks-capacity';
 import { checkFlannelVersion } from './checks-plugins';
 import { checkBridge, checkForwarding, checkHairpin, checkMtu, checkSubnetEnv } from './checks-node';
