@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Code } from '../../../../lib/cni/errors';
 import { formatIP } from '../../../../lib/ip';
-import { allocate, releaseOwner } from '../../../../lib/ipam/allocator';
+import { allocate, reclaimFromBeforeBoot, releaseOwner } from '../../../../lib/ipam/allocator';
 import { ownedBy } from '../../../../lib/ipam/store';
 import { type RangeInput, type RangeSet, canonicalizeRange } from '../../../../lib/ipam/range';
 import { MemoryStore, type Owner } from '../../../../lib/ipam/store';
@@ -208,5 +208,44 @@ describe('releaseOwner / ownedBy', () => {
     const e = cniError(() => releaseOwner(s, A));
     expect(e.message).toMatch(/10\.0\.0\.2: EIO/);
     expect(names(s)).toEqual(['10.0.0.2']);
+  });
+});
+
+// After a reboot no pod of the old boot exists: when a range is full, reservations
+// written in an earlier boot are reclaimed, and only then, and only those (the boot
+// record on disk: boot.test.ts).
+describe('reclaimFromBeforeBoot', () => {
+  const owner = (id: string): Owner => ({ containerId: id, ifName: 'eth0' });
+  const FULL = ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6'];
+
+  it('releases only reservations in the set from an earlier boot', () => {
+    const s = new MemoryStore();
+    for (const [a, id, earlier] of [['10.0.0.2', 'old1', true], ['10.0.0.3', 'new1', false], ['10.1.0.9', 'other', true]] as const) {
+      s.put(ip(a), `${id}\r\neth0`);
+      if (earlier) s.earlierBoot.add(a);
+    }
+    expect(reclaimFromBeforeBoot(s, v4)).toBe(1);
+    expect([...s.files.keys()].sort()).toEqual(['10.0.0.3', '10.1.0.9']);
+  });
+
+  it('allocation reclaims only when the range is exhausted', () => {
+    const s = new MemoryStore();
+    for (const a of FULL.slice(0, 4)) {
+      s.put(ip(a), `old-${a}\r\neth0`);
+      s.earlierBoot.add(a);
+    }
+    // One address still free: it is used, nothing is reclaimed.
+    expect(allocate(s, [v4], owner('n1')).map((x) => formatIP(x.ip))).toEqual(['10.0.0.6']);
+    expect(s.files.size).toBe(5);
+    // Now full: the earlier-boot reservations give way.
+    expect(allocate(s, [v4], owner('n2')).map((x) => formatIP(x.ip))).toHaveLength(1);
+    expect([...s.files.values()].map((f) => f.content).filter((c) => c.startsWith('old-'))).toHaveLength(0);
+  });
+
+  it('a full range of this boot stays full', () => {
+    const s = new MemoryStore();
+    for (const a of FULL) s.put(ip(a), `live-${a}\r\neth0`);
+    expect(() => allocate(s, [v4], owner('n3'))).toThrow('no IP addresses available in range set');
+    expect(s.files.size).toBe(5);
   });
 });

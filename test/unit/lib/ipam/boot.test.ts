@@ -1,57 +1,17 @@
 // After a reboot no pod of the old boot exists: when a range is full, reservations
 // written in an earlier boot (by the store's boot_id record, never by file times) are
-// reclaimed, and only then, and only those.
+// reclaimed, and only then, and only those (the allocator's part: allocator.test.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatIP } from '../../../../lib/ip';
-import { allocate, reclaimFromBeforeBoot } from '../../../../lib/ipam/allocator';
 import { BOOT_ID_FILE } from '../../../../lib/ipam/boot';
 import { currentBootId } from '../../../../lib/bootid';
 import { ipamAdd } from '../../../../lib/ipam/host-local';
 import { hostLocalStatus } from '../../../../lib/ipam/status';
-import { type RangeInput, type RangeSet, canonicalizeRange } from '../../../../lib/ipam/range';
-import { MemoryStore, type Owner } from '../../../../lib/ipam/store';
-import { cmdArgs, cniError, ip, netConf, tempDirs } from './helpers';
+import { cmdArgs, cniError, netConf, tempDirs } from './helpers';
 
-const set = (...inputs: RangeInput[]): RangeSet => inputs.map(canonicalizeRange);
-const v4 = set({ subnet: '10.0.0.0/29' }); // .2-.6 allocatable
-const owner = (id: string): Owner => ({ containerId: id, ifName: 'eth0' });
 const FULL = ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6'];
 const EARLIER_BOOT = '00000000-0000-4000-8000-000000000000';
-
-describe('reclaimFromBeforeBoot', () => {
-  it('releases only reservations in the set from an earlier boot', () => {
-    const s = new MemoryStore();
-    for (const [a, id, earlier] of [['10.0.0.2', 'old1', true], ['10.0.0.3', 'new1', false], ['10.1.0.9', 'other', true]] as const) {
-      s.put(ip(a), `${id}\r\neth0`);
-      if (earlier) s.earlierBoot.add(a);
-    }
-    expect(reclaimFromBeforeBoot(s, v4)).toBe(1);
-    expect([...s.files.keys()].sort()).toEqual(['10.0.0.3', '10.1.0.9']);
-  });
-
-  it('allocation reclaims only when the range is exhausted', () => {
-    const s = new MemoryStore();
-    for (const a of FULL.slice(0, 4)) {
-      s.put(ip(a), `old-${a}\r\neth0`);
-      s.earlierBoot.add(a);
-    }
-    // One address still free: it is used, nothing is reclaimed.
-    expect(allocate(s, [v4], owner('n1')).map((x) => formatIP(x.ip))).toEqual(['10.0.0.6']);
-    expect(s.files.size).toBe(5);
-    // Now full: the earlier-boot reservations give way.
-    expect(allocate(s, [v4], owner('n2')).map((x) => formatIP(x.ip))).toHaveLength(1);
-    expect([...s.files.values()].map((f) => f.content).filter((c) => c.startsWith('old-'))).toHaveLength(0);
-  });
-
-  it('a full range of this boot stays full', () => {
-    const s = new MemoryStore();
-    for (const a of FULL) s.put(ip(a), `live-${a}\r\neth0`);
-    expect(() => allocate(s, [v4], owner('n3'))).toThrow('no IP addresses available in range set');
-    expect(s.files.size).toBe(5);
-  });
-});
 
 describe('the boot record on disk', () => {
   const dirs = tempDirs();

@@ -1,4 +1,5 @@
-// Bridge vlan messages (AF_BRIDGE + IFLA_AF_SPEC) against the `netlink` package. Its
+// Bridge vlan messages (AF_BRIDGE + IFLA_AF_SPEC): byte for byte (what `bridge vlan add`
+// sends) with the dump decoding, and against the `netlink` package. Its
 // link decoder keeps IFLA_AF_SPEC as a map by attribute type, which would drop all but
 // one of the repeated IFLA_BRIDGE_VLAN_INFO entries, so the entries are walked with its
 // generic attribute parser and each decoded with its bridge_vlan_info decoder.
@@ -13,7 +14,7 @@ import {
   parseBridgeVlanInfo,
   type BridgeVlanFlags,
 } from 'netlink/dist/rt/ifla';
-import { addPortVlans, delPortVlans, listBridgeVlans, listPortVlans } from '../../../../lib/netlink/vlan';
+import { addPortVlans, delPortVlans, listBridgeVlans, listPortVlans, parseVlanInfos, toRuns, vlanRequest, vlanSpecAttrs } from '../../../../lib/netlink/vlan';
 import { FakeNl } from './fake-nl';
 import { attrsOfType, bytes, linkMessage, u32 } from './oracle';
 
@@ -22,6 +23,7 @@ const IFLA_AF_SPEC = 26;
 const IFLA_BRIDGE_VLAN_INFO = 2;
 const IFINFOMSG_LEN = 16;
 const port = { index: 7, name: 'veth1a2b3c4d' };
+const hex = (b: Buffer) => b.toString('hex').replace(/(..)/g, '$1 ').trim();
 
 /** The request's IFLA_AF_SPEC as the oracle reads it: bridge flags and every vlan entry in order. */
 function afSpecOf(payload: Buffer) {
@@ -102,5 +104,43 @@ describe('bridge vlans from the kernel (encoded by the oracle), read by ours', (
       ...[200, 201, 202, 203].map((vid) => ({ vid, pvid: false, untagged: false })),
     ]);
     expect(await listPortVlans(dump(), 9)).toEqual([]);
+  });
+});
+
+describe('vlan netlink encoding', () => {
+  it('encodes an access vlan: ifinfomsg(AF_BRIDGE, index) + IFLA_AF_SPEC{IFLA_BRIDGE_FLAGS=MASTER, VLAN_INFO{PVID|UNTAGGED, vid}}', () => {
+    const msg = vlanRequest(5, [{ vid: 100, pvid: true, untagged: true }]);
+    expect(hex(msg)).toBe(
+      [
+        '07 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00', // ifinfomsg: family 7, index 5
+        '14 00 1a 80', //                                       IFLA_AF_SPEC (26), nested, 20 bytes
+        '06 00 00 00 01 00 00 00', //                           IFLA_BRIDGE_FLAGS u16 1 (+2 pad)
+        '08 00 02 00 06 00 64 00', //                           IFLA_BRIDGE_VLAN_INFO flags 6, vid 100
+      ].join(' '),
+    );
+  });
+
+  it('sends a run as RANGE_BEGIN/RANGE_END and a single vid plainly', () => {
+    const spec = vlanSpecAttrs([{ vid: 10, endVid: 20 }, { vid: 30 }]);
+    expect(hex(spec.subarray(12))).toBe('08 00 02 00 08 00 0a 00 08 00 02 00 10 00 14 00 08 00 02 00 00 00 1e 00');
+  });
+
+  it('refuses a PVID range (the kernel would)', () => {
+    expect(() => vlanSpecAttrs([{ vid: 1, endVid: 3, pvid: true }])).toThrow('PVID cannot be a range');
+  });
+
+  it('decodes dumped entries, expanding compressed ranges', () => {
+    const spec = vlanSpecAttrs([{ vid: 1, pvid: true, untagged: true }, { vid: 10, endVid: 12 }]);
+    expect(parseVlanInfos(spec.subarray(4))).toEqual([
+      { vid: 1, pvid: true, untagged: true },
+      { vid: 10, pvid: false, untagged: false },
+      { vid: 11, pvid: false, untagged: false },
+      { vid: 12, pvid: false, untagged: false },
+    ]);
+  });
+
+  it('folds vids into runs', () => {
+    expect(toRuns([5, 3, 4, 9, 10, 4, 1])).toEqual([[1, 1], [3, 5], [9, 10]]);
+    expect(toRuns([])).toEqual([]);
   });
 });

@@ -1,50 +1,8 @@
-// The AF_BRIDGE vlan messages byte for byte (what `bridge vlan add` sends), the
-// dump decoding, and the reference's port plan: default vid dropped unless
-// preserved, vlan as PVID+untagged (alone or as a trunk's native vlan), native vlan 1
-// on a bare trunk.
+// The reference's port plan: default vid dropped unless preserved, vlan as
+// PVID+untagged (alone or as a trunk's native vlan), native vlan 1 on a bare trunk.
+// (The AF_BRIDGE messages themselves: test/unit/lib/netlink/vlan.test.ts.)
 import { describe, expect, it } from 'vitest';
-import { parseVlanInfos, toRuns, vlanRequest, vlanSpecAttrs } from '../../../../lib/netlink/vlan';
 import { planPortVlans, portVlanProblems } from '../../../../plugins/bridge/vlan';
-
-const hex = (b: Buffer) => b.toString('hex').replace(/(..)/g, '$1 ').trim();
-
-describe('vlan netlink encoding', () => {
-  it('encodes an access vlan: ifinfomsg(AF_BRIDGE, index) + IFLA_AF_SPEC{IFLA_BRIDGE_FLAGS=MASTER, VLAN_INFO{PVID|UNTAGGED, vid}}', () => {
-    const msg = vlanRequest(5, [{ vid: 100, pvid: true, untagged: true }]);
-    expect(hex(msg)).toBe(
-      [
-        '07 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00', // ifinfomsg: family 7, index 5
-        '14 00 1a 80', //                                       IFLA_AF_SPEC (26), nested, 20 bytes
-        '06 00 00 00 01 00 00 00', //                           IFLA_BRIDGE_FLAGS u16 1 (+2 pad)
-        '08 00 02 00 06 00 64 00', //                           IFLA_BRIDGE_VLAN_INFO flags 6, vid 100
-      ].join(' '),
-    );
-  });
-
-  it('sends a run as RANGE_BEGIN/RANGE_END and a single vid plainly', () => {
-    const spec = vlanSpecAttrs([{ vid: 10, endVid: 20 }, { vid: 30 }]);
-    expect(hex(spec.subarray(12))).toBe('08 00 02 00 08 00 0a 00 08 00 02 00 10 00 14 00 08 00 02 00 00 00 1e 00');
-  });
-
-  it('refuses a PVID range (the kernel would)', () => {
-    expect(() => vlanSpecAttrs([{ vid: 1, endVid: 3, pvid: true }])).toThrow('PVID cannot be a range');
-  });
-
-  it('decodes dumped entries, expanding compressed ranges', () => {
-    const spec = vlanSpecAttrs([{ vid: 1, pvid: true, untagged: true }, { vid: 10, endVid: 12 }]);
-    expect(parseVlanInfos(spec.subarray(4))).toEqual([
-      { vid: 1, pvid: true, untagged: true },
-      { vid: 10, pvid: false, untagged: false },
-      { vid: 11, pvid: false, untagged: false },
-      { vid: 12, pvid: false, untagged: false },
-    ]);
-  });
-
-  it('folds vids into runs', () => {
-    expect(toRuns([5, 3, 4, 9, 10, 4, 1])).toEqual([[1, 1], [3, 5], [9, 10]]);
-    expect(toRuns([])).toEqual([]);
-  });
-});
 
 describe('planPortVlans (reference setupVeth)', () => {
   it('does nothing without vlan or trunk', () => {
