@@ -11,9 +11,11 @@ import { MIN_KERNEL, glibcNeeded, writeRequirements } from './release/requiremen
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
-// `node scripts/build.mjs bridge` builds one plugin (quicker while working on it).
-// cnictl (plugins/cnictl/main.ts) is the operator's tool shipped beside the plugins, not a plugin.
-const plugins = process.argv.length > 2 ? process.argv.slice(2) : ['bridge', 'flannel', 'cnictl'];
+// `node scripts/build.mjs bridge` builds one bundle (quicker while working on it).
+// cnictl (tools/cnictl/main.ts) is the operator's tool shipped beside the plugins, not a plugin.
+const entries = { bridge: 'plugins/bridge/main.ts', flannel: 'plugins/flannel/main.ts', cnictl: 'tools/cnictl/main.ts' };
+const plugins = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(entries);
+for (const name of plugins) if (!entries[name]) throw new Error(`unknown bundle "${name}": one of ${Object.keys(entries).join(', ')}`);
 
 // node-gyp wants the directory holding include/node; derive it from this Node.
 const nodedir = [path.resolve(path.dirname(process.execPath), '..'), '/usr'].find((d) =>
@@ -36,7 +38,7 @@ const buildId = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 for (const name of plugins) {
   const out = path.join(dist, name);
   await esbuild.build({
-    entryPoints: [path.join(root, 'plugins', name, 'main.ts')],
+    entryPoints: [path.join(root, entries[name])],
     outfile: out,
     bundle: true,
     platform: 'node',

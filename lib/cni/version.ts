@@ -12,7 +12,8 @@ export { SUPPORTED_VERSIONS };
 type Shape = 'legacy' | 'v04' | 'v1';
 
 export function parseVersion(v: string): [number, number, number] {
-  // Go treats an absent version as 0.1.0 (a legacy .conf without cniVersion, §4.4).
+  // Go treats an absent version as 0.1.0 (a legacy .conf without cniVersion):
+  // DecodeVersion in https://github.com/containernetworking/cni/blob/main/pkg/types/create/create.go
   if (v === '') return [0, 1, 0];
   const parts = v.split('.');
   const ok = parts.length <= 3 && parts.every((p) => /^[0-9]+$/.test(p) && Number.isSafeInteger(Number(p)));
@@ -70,7 +71,8 @@ function interfaceOut(i: Interface, shape: Shape): Json {
 }
 
 function ipOut(ip: IPConfig, shape: Shape): Json {
-  // The 0.3/0.4 `version` is required, and 1.0 removed it (§1.3).
+  // The 0.3/0.4 `version` is required, and 1.0 removed it (IPConfig in pkg/types/040 and
+  // pkg/types/100 of https://github.com/containernetworking/cni).
   const o: Json = shape === 'v04' ? { version: String(familyOf(ip.address, 'address')) } : {};
   o.address = ip.address;
   put(o, 'gateway', ip.gateway);
@@ -102,7 +104,8 @@ function dnsOut(d: DNS | undefined): Json | undefined {
 
 function toLegacy(r: Result, to: string): Json {
   const blocks = new Map<Family, { ip: string; gateway?: string; routes?: Json[] }>();
-  // Only the first address of each family survives; the rest is lost (§1.4).
+  // Only the first address of each family survives; the rest is lost, as in Go's
+  // convertTo02x (https://github.com/containernetworking/cni/blob/main/pkg/types/040/types.go).
   for (const ip of r.ips ?? []) {
     const fam = familyOf(ip.address, 'address');
     if (blocks.has(fam)) continue;
@@ -122,7 +125,8 @@ function toLegacy(r: Result, to: string): Json {
 }
 
 /**
- * Internal 1.x Result → the JSON object to print for spec version `to` (cni-spec §1.3/§1.4).
+ * Internal 1.x Result → the JSON object to print for spec version `to`, shaped like the Go
+ * result types (pkg/types/020, 040 and 100 of https://github.com/containernetworking/cni).
  * Empty lists and an empty dns are left out, as Go's omitempty does.
  */
 export function convertResult(r: Result, to: string): Json {

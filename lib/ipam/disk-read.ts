@@ -1,5 +1,5 @@
 // Reading a network's store without changing it: no lock taken or created, no leftover
-// removed. CHECK reads only through this module (cni-spec: CHECK changes nothing), and
+// removed. CHECK reads only through this module (CHECK only probes an attachment), and
 // disk-store.ts reads through it too, so both see the directory the same way. Layout as
 // the reference host-local's.
 import * as fs from 'node:fs';
@@ -155,7 +155,8 @@ export function storeDir(dataDir: string, network: string): string {
  * and DEL of the node (up to the lock timeout, then code 11, which a runtime that CHECKs
  * right after ADD turns into a failed pod). Nor is one needed for CHECK's question,
  * "does this attachment still hold an address": the runtime never runs two calls for
- * one attachment at once (cni-spec), so only other attachments' files can change
+ * one attachment at once (https://github.com/containernetworking/cni/blob/main/SPEC.md#lifecycle--ordering),
+ * so only other attachments' files can change
  * meanwhile; ours are published whole (link(2)), the reference's are written in one
  * write(2), and an empty or other owner's file never matches this owner. readdir(3)
  * returns every entry not added or removed during the listing.

@@ -100,7 +100,8 @@ export function collectGarbage(store: Store, valid: readonly Owner[], inspectBla
       continue;
     }
     if (isYoung(r)) {
-      // The runtime never overlaps GC with ADD (spec §3), but if one did, its list was
+      // The runtime never overlaps GC with ADD (https://github.com/containernetworking/cni/blob/main/SPEC.md#lifecycle--ordering),
+      // but if one did, its list was
       // made before this reservation existed: never take an address an ADD just got.
       if (owner.kind === 'current') report.young.push({ containerId: owner.containerId, ifName: owner.ifName });
       log.warn(`host-local GC: network "${network}": kept ${r.name} (${describeOwner(owner)}): reserved after this GC began`);

@@ -90,7 +90,7 @@ export function ipamDel(cmd: CmdArgs): void {
 
 /**
  * CHECK: the attachment must still hold at least one address, like the reference.
- * Read-only (cni-spec: CHECK changes nothing): no lock file, no leftover removed, no
+ * Read-only (CHECK only probes an attachment): no lock file, no leftover removed, no
  * boot record; why no lock is needed is in disk-read.ts (readReservations).
  */
 export function ipamCheck(cmd: CmdArgs): void {

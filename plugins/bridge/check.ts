@@ -4,8 +4,8 @@
 // As strict as upstream wherever a difference means the pod's network is no longer what
 // ADD made; never where a healthy pod legitimately differs from its prevResult, because
 // CRI-O runs CHECK right after ADD and a failed CHECK fails the pod's creation. It
-// verifies only what this plugin created and listed in prevResult (cni-spec: tolerate
-// what later chained plugins change).
+// verifies only what this plugin created and listed in prevResult, and tolerates what
+// later chained plugins change (https://github.com/containernetworking/cni/blob/main/SPEC.md#check-check-containers-networking-is-as-expected).
 import { CniError, Code } from '../../lib/cni/errors';
 import type { CmdArgs, IPConfig, Interface, Result } from '../../lib/cni/types';
 import { parseResult } from '../../lib/cni/version';

@@ -7,6 +7,9 @@ import { tryParseIP } from '../../lib/ip';
 import { parseMac } from '../../lib/netlink/attrs';
 import { VLAN_MAX, VLAN_MIN } from '../../lib/netlink/vlan';
 
+/** The bridge a network uses when its config names none (bridge.go's defaultBrName). */
+export const DEFAULT_BRIDGE = 'cni0';
+
 export interface BridgeConf {
   name: string;
   cniVersion: string;
@@ -152,7 +155,7 @@ function requestedMac(conf: NetConf, cniArgs: Record<string, string>): string | 
 
 export function parseBridgeConf(conf: NetConf, cniArgsText: string): BridgeConf {
   const cniArgs = parseCniArgs(cniArgsText, ['IP', 'MAC']);
-  const bridge = conf.bridge ?? 'cni0';
+  const bridge = conf.bridge ?? DEFAULT_BRIDGE;
   if (typeof bridge !== 'string' || !IFNAME_RE.test(bridge) || Buffer.byteLength(bridge, 'utf8') > IFNAME_MAX_BYTES || bridge === '.' || bridge === '..') {
     throw new CniError(Code.InvalidConfig, `network "${conf.name}": invalid "bridge" name ${JSON.stringify(bridge)}: it must be a Linux interface name of at most 15 bytes`);
   }
@@ -233,7 +236,7 @@ export function parseBridgeConfForDel(conf: NetConf, cniArgsText: string): Pick<
     const ipamType = conf.ipam && typeof conf.ipam === 'object' && typeof conf.ipam.type === 'string' && conf.ipam.type !== '' ? conf.ipam.type : undefined;
     return {
       name: conf.name,
-      bridge: typeof conf.bridge === 'string' ? conf.bridge : 'cni0',
+      bridge: typeof conf.bridge === 'string' ? conf.bridge : DEFAULT_BRIDGE,
       ipamType,
       ipMasq: conf.ipMasq === true,
       macSpoofChk: conf.macspoofchk === true,

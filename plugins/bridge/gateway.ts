@@ -56,6 +56,9 @@ export function gatewayRecordsIn(networkDir: string): GatewayRecords {
   };
 }
 
+/** The gateways a network recorded, read only: what a tool (cnictl doctor) may look at. */
+export const readGatewayRecords = (networkDir: string): GatewayRecord[] => gatewayRecordsIn(networkDir).read();
+
 const isRecord = (r: unknown): r is GatewayRecord => {
   const o = r as Partial<GatewayRecord> | null;
   return !!o && typeof o.link === 'string' && typeof o.index === 'number' && typeof o.bootId === 'string' && typeof o.address === 'string' && typeof o.created === 'number';

@@ -17,7 +17,8 @@ import { readSubnetEnv, type SubnetEnv } from './subnet-env';
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /**
- * The delegate sees the caller's environment with only CNI_COMMAND changed (spec §7).
+ * The delegate sees the caller's environment with only CNI_COMMAND changed
+ * (https://github.com/containernetworking/cni/blob/main/SPEC.md#delegated-plugin-protocol).
  * The CNI_* values are taken from what the dispatcher validated, which is the same
  * environment in production and keeps an in-process dispatch self-contained.
  */
@@ -112,7 +113,8 @@ function add(cmd: CmdArgs): Result {
 
 /**
  * After a failed delegate ADD: our own bridge (run in-process) has undone exactly what
- * it created. Any other delegate gets the spec's DEL (§7), but only when no attachment
+ * it created. Any other delegate gets the spec's DEL (https://github.com/containernetworking/cni/blob/main/SPEC.md#delegated-plugin-execution-procedure),
+ * but only when no attachment
  * of this container existed before: a DEL would release the live pod's address and
  * remove its interface (the delegate keys them by container and ifname, not by ADD).
  * The saved config goes back to what it was, so the live pod's DEL still finds its own.
@@ -264,7 +266,8 @@ function gc(cmd: CmdArgs): void {
   if (!target) {
     const s = [...saved.values()].find((v): v is SavedConf => !!v && v.config.name === raw.name);
     if (s) {
-      // GC carries no runtimeConfig or prevResult (spec §3), and speaks today's version.
+      // GC carries no runtimeConfig or prevResult (https://github.com/containernetworking/cni/blob/main/SPEC.md#garbage-collecting-a-network),
+      // and speaks today's version.
       const { runtimeConfig: _rc, prevResult: _pr, ...rest } = s.config;
       target = { type: s.type, config: { ...rest, cniVersion: raw.cniVersion } };
     }

@@ -1,7 +1,7 @@
 // The image of a release build: the standalone executable, its native helper, the conflist,
 // and the dynamic loader and C library the executable links (the image has no base: the
 // executable needs glibc, so it carries Debian's, for its architecture). Its entrypoint is
-// the executable under the name `install` (plugins/install/install.ts), so the image needs
+// the executable under the name `install` (tools/install/install.ts), so the image needs
 // no shell. Output: dist-image/<name>-<arch>.tar, a docker-archive `podman load` takes.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -1,6 +1,6 @@
 // What a build needs of the node it runs on, written beside it as `host-requirements`
 // (KEY=value lines): conf/install.sh sources it, the image's installer reads it
-// (plugins/install/requirements.ts), and both refuse a node that falls short.
+// (tools/install/requirements.ts), and both refuse a node that falls short.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCache } from '../../plugins/cnictl/cache';
+import { parseCache } from '../../tools/cnictl/cache';
 import { Netns, distDir, isRoot, sh, tempDir, uniqueName } from '../helpers/ns';
 
 const cnictl = path.join(distDir, 'cnictl');

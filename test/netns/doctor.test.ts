@@ -32,7 +32,7 @@ async function doctorCommand(out: string): Promise<string[]> {
   if (fs.existsSync(cnictl) && !process.env.DOCTOR_FROM_SOURCE) return [process.execPath, cnictl, 'doctor'];
   const file = path.join(out, 'cnictl-doctor');
   await esbuild.build({
-    entryPoints: [path.join(repoRoot, 'plugins', 'cnictl', 'doctor', 'cli-entry.ts')],
+    entryPoints: [path.join(repoRoot, 'tools', 'cnictl', 'doctor', 'cli-entry.ts')],
     outfile: file,
     bundle: true,
     platform: 'node',

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ociArch } from '../../plugins/install/requirements';
+import { ociArch } from '../../tools/install/requirements';
 import { repoRoot } from '../helpers/ns';
 import { runtimesRoot, type NodeSandbox } from './sandbox';
 

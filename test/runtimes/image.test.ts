@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { ociArch } from '../../plugins/install/requirements';
+import { ociArch } from '../../tools/install/requirements';
 import { repoRoot, uniqueName } from '../helpers/ns';
 import { NETWORK, NOTHING_LEFT, REFERENCE_DIR, SUBNET_ENV, TEST_IMAGE, buildTestImage, leftovers } from './cni-node';
 import { Podman, setUpPodman } from './podman';

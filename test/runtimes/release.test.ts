@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseRequirements } from '../../plugins/install/requirements';
+import { parseRequirements } from '../../tools/install/requirements';
 import { Netns, repoRoot, tempDir } from '../helpers/ns';
 
 const release = (arch: string) => path.join(repoRoot, 'release', `linux-${arch}`);
