@@ -55,10 +55,27 @@ if (traceOn) {
       return line;
     });
     for (const [k, s] of spans) lines.push(`  total ${k}: ${s.ms.toFixed(1)} ms in ${s.count} call(s)`);
+    lines.push(`  memory: ${memoryNow()}`);
     try {
       fs.writeSync(2, `trace (pid ${process.pid}, since process start):\n${lines.join('\n')}\n`);
     } catch {
       // stderr closed: nothing to report to
     }
   });
+}
+
+/**
+ * The process's resident memory split as the kernel counts it: RssAnon is what this call
+ * allocated; RssFile is mostly pages of the executable it touched, shared with every
+ * other plugin process through the page cache (docs/performance.md).
+ */
+function memoryNow(): string {
+  try {
+    const status = fs.readFileSync('/proc/self/status', 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const mb = (key: string) => `${(kb(key) / 1024).toFixed(1)} MB`;
+    return `VmHWM ${mb('VmHWM')} (peak), now RssAnon ${mb('RssAnon')} + RssFile ${mb('RssFile')}`;
+  } catch {
+    return 'unknown (no /proc/self/status)';
+  }
 }
