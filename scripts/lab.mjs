@@ -6,7 +6,7 @@
 // explored; `npm run lab -- --down` removes it (safe to run twice).
 //
 // Never touches the root namespace; all traffic stays inside the namespaces it creates.
-// The diagram of this path is in README.md, "Across nodes: the flannel vxlan path".
+// The diagram of this path is in docs/lab.md, "Across nodes".
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -320,7 +320,7 @@ try {
 const failed = checks.filter((c) => !c.ok);
 step(failed.length ? `lab: ${failed.length} check(s) failed; the lab is left up to look at` : `lab: up, all ${checks.length} checks passed`);
 for (const c of failed) say(`  ✗ ${c.what}`);
-say(`  the path drawn: README.md, "Across nodes: the flannel vxlan path"
+say(`  the path drawn: docs/lab.md, "Across nodes"
   look around:  ip -n lab-node-a route; ip -n lab-node-a neigh show dev ${VXLAN_DEV}; bridge -n lab-node-a fdb show dev ${VXLAN_DEV}
                 ip netns exec lab-pod-a ping ${B.podIp}; ip -s -n lab-node-b link show ${VXLAN_DEV}
   state:        ${STATE_DIR}/<node>/subnet.env, flannel.conf, flannel/ (saved delegate configs), networks/ (host-local)
