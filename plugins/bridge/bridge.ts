@@ -35,10 +35,14 @@ export function ensureBridge(
   opts: { name: string; mtu?: number; promisc: boolean; vlanFiltering?: boolean; pinMac?: boolean },
 ): Link {
   let br = getLink(nl, opts.name);
+  let created = false;
   if (!br) {
-    let created = false;
     try {
-      createBridge(nl, opts.name, { mtu: opts.mtu, vlanFiltering: opts.vlanFiltering });
+      // No MTU in the create request: the kernel keeps only an MTU set afterwards as the
+      // bridge's own (BROPT_MTU_SET_BY_USER); one given at creation it drops back to 1500
+      // when the last port leaves (br_mtu_auto_adjust), and the next pod's ADD would find
+      // cni0 at 1500.
+      createBridge(nl, opts.name, { vlanFiltering: opts.vlanFiltering });
       created = true;
     } catch (err) {
       // A parallel ADD created it between our read and our create.
@@ -60,7 +64,7 @@ export function ensureBridge(
     // FLANNEL_MTU never reaches an existing cni0 (containernetworking/cni#356).
     try {
       setMtu(nl, br, opts.mtu);
-      log.warn(`bridge "${br.name}" had MTU ${br.mtu}; set to ${opts.mtu} as configured`);
+      if (!created) log.warn(`bridge "${br.name}" had MTU ${br.mtu}; set to ${opts.mtu} as configured`);
     } catch (err) {
       // A bridge cannot be raised above its smallest port's MTU while old pods remain.
       log.warn(`bridge "${br.name}" has MTU ${br.mtu}, configured ${opts.mtu}, and cannot change yet: ${errorText(err)}`);

@@ -55,6 +55,19 @@ describe.skipIf(!isRoot)('subnet and MTU drift', () => {
     expect(runPlugin(node, 'flannel', env('DEL', 'd2'), conf()).status).toBe(0);
   });
 
+  it('a bridge it created keeps its MTU when the last pod leaves: the next ADD has nothing to fix', () => {
+    // A bridge given its MTU at creation falls back to 1500 when its last port goes (the
+    // kernel's br_mtu_auto_adjust); only an MTU set afterwards stays.
+    lease('172.16.57.1/24', 1450);
+    expect(runPlugin(node, 'flannel', env('ADD', 'd1'), conf()).status).toBe(0);
+    expect(runPlugin(node, 'flannel', env('DEL', 'd1'), conf()).status).toBe(0);
+    expect(node.json<{ mtu: number }[]>(`link show dev ${bridge}`)[0].mtu).toBe(1450);
+    const add = runPlugin(node, 'flannel', env('ADD', 'd2'), conf());
+    expect(add.status, add.stdout + add.stderr).toBe(0);
+    expect(add.stderr).not.toContain('had MTU');
+    expect(runPlugin(node, 'flannel', env('DEL', 'd2'), conf()).status).toBe(0);
+  });
+
   it('still refuses an address that is not a gateway of this network', () => {
     lease('172.16.99.1/24', 1450);
     node.ip(`link add ${bridge} type bridge`);
