@@ -88,7 +88,8 @@ export class BootRecord {
     private readonly dir: string,
     /** This boot's id was already recorded when the store was opened. */
     readonly known: boolean,
-    private readonly stale: boolean,
+    /** A record of an earlier boot is in place (this boot not yet recorded). */
+    readonly stale: boolean,
   ) {}
 
   /** Read only: what the record says now, without writing (STATUS, doctor, DEL and GC). */
@@ -108,8 +109,19 @@ export class BootRecord {
     if (!now || rec.known) return rec;
     // Stale: our store from an earlier boot. Absent: a store we never served before, where
     // nothing is known about boots, so the set stays empty until a later boot records it.
-    const earlier = rec.stale ? present() : [];
-    write(path.join(dir, BOOT_ID_FILE), earlier.length ? `${now}\n${JSON.stringify(earlier)}` : now);
+    let earlier = rec.stale ? present() : [];
+    const file = path.join(dir, BOOT_ID_FILE);
+    try {
+      write(file, earlier.length ? `${now}\n${JSON.stringify(earlier)}` : now);
+    } catch (e) {
+      if (!earlier.length) throw e;
+      // The list did not fit (a full disk: it is ~170 bytes a reservation). Record this
+      // boot alone, giving up reclaiming for this boot: a stale record left in place would
+      // make a later ADD of this boot, once the disk has room, list this boot's own
+      // reservations as earlier ones.
+      write(file, now);
+      earlier = [];
+    }
     const fresh = new BootRecord(dir, true, false);
     fresh.earlier = earlier;
     return fresh;

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../cni/errors';
-import { formatIP, tryParseIP } from '../ip';
+import { type IP, formatIP, tryParseIP } from '../ip';
 import { FileTooLarge, readRegularFile, resolveConfiguredDir } from '../regular-file';
 import type { Reservation } from './store';
 
@@ -40,22 +40,31 @@ export function readSmall(file: string): string {
 
 /**
  * readSmall for a listing, where readdir already said "regular file": a reservation is
- * "<id>\r\n<ifname>", almost always far below one page, so one open, one read into a
- * shared buffer and one close answer it; only a file that fills the buffer takes
- * readSmall's way (fstat, sized buffer, the limit). 10,000 reservations are read on every
- * ADD, as the reference reads them. O_NONBLOCK and O_NOFOLLOW as readSmall: an entry
- * swapped for a FIFO or a link since the listing reads as empty or fails, never waits.
+ * "<id>\r\n<ifname>", almost always far below one page, so it is read into one shared
+ * buffer without fstat (open, read, the read that finds the end, close: the reference's
+ * os.ReadFile makes one call more); only a file that fills the buffer takes readSmall's
+ * way (fstat, sized buffer, the limit). 10,000 reservations are read on every ADD, as the
+ * reference reads them. A short read is not taken for the end (FUSE may return one), or a
+ * cut owner would name another container. O_NONBLOCK and O_NOFOLLOW as readSmall: an entry
+ * swapped for a FIFO (pread: ESPIPE) or a link since the listing fails, never waits.
  */
 function readListed(file: string, page: Buffer): string {
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
-  let got: number;
+  let n = 0;
   try {
-    got = fs.readSync(fd, page, 0, page.length, 0);
+    for (let got = -1; got !== 0 && n < page.length; n += got) got = fs.readSync(fd, page, n, page.length - n, n);
   } finally {
     fs.closeSync(fd);
   }
-  return got < page.length ? page.toString('utf8', 0, got) : readSmall(file);
+  return n < page.length ? page.toString('utf8', 0, n) : readSmall(file);
 }
+
+/**
+ * The canonical text of the address a directory entry is named by: a strict dotted quad
+ * is its own (the parser takes exactly what formatIP prints), IPv6 has several spellings.
+ * Saves formatting every name of a large store on each call.
+ */
+export const addressKey = (ip: IP, name: string): string => (ip.family === 4 ? name : formatIP(ip));
 
 function entryKind(ent: fs.Dirent): string {
   if (ent.isDirectory()) return 'a directory';
@@ -96,7 +105,7 @@ export function listNetworkDir(dir: string): NetworkDirListing {
       // rather than fail every ADD, DEL and GC of the network on it. Named by an
       // address it still occupies that address (nothing can be linked over it).
       out.strays.push(`${ent.name} (${entryKind(ent)})`);
-      if (ip) byName.set(formatIP(ip), { ip, name: ent.name, content: '' });
+      if (ip) byName.set(addressKey(ip, ent.name), { ip, name: ent.name, content: '' });
       continue;
     }
     if (!ip) continue;
@@ -106,8 +115,7 @@ export function listNetworkDir(dir: string): NetworkDirListing {
     } catch {
       // Unreadable: still occupies the address, owned by nobody we can name.
     }
-    // A strict dotted quad is its own canonical text; IPv6 has several spellings.
-    byName.set(ip.family === 4 ? ent.name : formatIP(ip), { ip, name: ent.name, content });
+    byName.set(addressKey(ip, ent.name), { ip, name: ent.name, content });
   }
   out.reservations = [...byName.values()];
   return out;

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { CniError, Code, errorText } from '../cni/errors';
 import { type IP, formatIP, tryParseIP } from '../ip';
 import { FileTooLarge, NotRegularFile, readRegularFile, writeAtomic } from '../regular-file';
-import { LOCK_FILE, assertComponent, listNetworkDir, readSmall, storeDir } from './disk-read';
+import { LOCK_FILE, addressKey, assertComponent, listNetworkDir, readSmall, storeDir } from './disk-read';
 import { EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, native } from '../native';
 import { type Owner, type Reservation, type Store, ownerContent } from './store';
 import { BootRecord, fingerprintOf } from './boot';
@@ -92,7 +92,7 @@ export class DiskStore implements Store {
     // Only lock holders create scratch files, so one seen under the lock was left by
     // a holder that died mid-write.
     for (const name of listing.leftovers) fs.rmSync(path.join(dir, name), { force: true });
-    for (const r of listing.reservations) this.byName.set(formatIP(r.ip), r);
+    for (const r of listing.reservations) this.byName.set(addressKey(r.ip, r.name), r);
     this.strays = listing.strays;
     if (this.strays.length > 0) {
       log.warn(`host-local: ${dir} holds entries that are not reservation files, left alone: ${this.strays.join(', ')}`);
@@ -110,8 +110,15 @@ export class DiskStore implements Store {
       // Under the lock, so a temp file a kill leaves is removed by the next session.
       this.boot = BootRecord.note(this.dir, present, (file, text) => writeAtomic(file, text, { tmpPrefix: TMP_PREFIX }));
     } catch (e) {
-      // The record only ever enables reclaiming; without it nothing is reclaimed.
-      log.warn(`host-local: cannot record this boot in ${this.dir}: ${errorText(e)}`);
+      // A store that never had a record: without one nothing is ever reclaimed, and a
+      // later ADD that records it finds no stale id, so it lists nothing as earlier.
+      if (!BootRecord.read(this.dir).stale) {
+        log.warn(`host-local: cannot record this boot in ${this.dir}: ${errorText(e)}`);
+        return;
+      }
+      // A stale record must not outlive a reservation of this boot: the ADD that could
+      // finally write it would take that reservation for an earlier boot's.
+      throw new CniError(Code.TryAgainLater, `host-local: cannot record this boot in ${this.dir} before reserving: ${errorText(e)}`);
     }
   }
 

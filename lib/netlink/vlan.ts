@@ -149,5 +149,5 @@ export function delPortVlans(nl: Nl, port: Pick<Link, 'index' | 'name'>, vids: I
   if (specs.length) nl.request(RTM.DELLINK, vlanRequest(port.index, specs), 0, `remove vlans from "${port.name}"`);
 }
 
-/** EOPNOTSUPP; Node names errno 95 ENOTSUP (the same number on Linux), so accept both names. */
+/** EOPNOTSUPP (95), or the kernel's internal ENOTSUPP (524) that some bridge paths return as is. */
 export const isNotSupported = (err: unknown): boolean => isErrno(err, 'EOPNOTSUPP') || isErrno(err, 'ENOTSUPP');
