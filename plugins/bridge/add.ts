@@ -20,7 +20,7 @@ import { ipamAddFor, undoIpamAdd } from './ipam';
 import { type Plan, planAttachment } from './plan';
 import { configurePod } from './pod';
 import { openSides } from './sides';
-import { createVethPair, waitOperUp } from './veth';
+import { createVethPair, refuseTakenIfName, waitOperUp } from './veth';
 import { configurePortVlans } from './vlan';
 
 const BR_MAX_PORTS = 1024;
@@ -30,6 +30,10 @@ export function add(cmd: CmdArgs): Result {
   const { ns, host, pod, close } = openSides(cmd.netns);
   const undo: (() => void)[] = [];
   try {
+    // An exec'd IPAM's undo is a DEL by container ID and ifName, which would release a live
+    // attachment's address: a retry into the live pod must fail before it is asked. host-local
+    // refuses that retry itself and undoes exactly what it reserved.
+    if (conf.ipamType && conf.ipamType !== 'host-local') refuseTakenIfName(pod, ns, cmd.ifName);
     const ipam = conf.ipamType ? ipamAddFor(conf.ipamType, cmd) : undefined;
     if (conf.ipamType && ipam) undo.push(() => undoIpamAdd(conf.ipamType!, cmd, ipam.result));
     const plan = planAttachment(conf, ipam?.result, ipam?.leases);

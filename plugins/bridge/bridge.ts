@@ -6,22 +6,12 @@ import { CniError, Code, errorText } from '../../lib/cni/errors';
 import type { Family } from '../../lib/ip';
 import { log } from '../../lib/log';
 import { parseMac } from '../../lib/netlink/attrs';
-import { createBridge, createVeth, delLink, getLink, setMac, setMaster, setMtu, setPromisc, setUp, type Link } from '../../lib/netlink/link';
+import { createBridge, delLink, getLink, listLinks, setMac, setMaster, setMtu, setPromisc, setUp, type Link } from '../../lib/netlink/link';
 import { isErrno, type Nl } from '../../lib/netlink/socket';
 import { isNotSupported } from '../../lib/netlink/vlan';
-import { ensureSysctl, sysctlPath, writeSysctl } from '../../lib/sysctl';
+import { ensureSysctl, sysctlPath, trySysctl } from '../../lib/sysctl';
 import { NO_VLAN_FILTERING_HINT, configurePortVlans } from './vlan';
-import { randomHex } from '../../lib/random';
-
-/** Ignore a sysctl that does not exist (IPv6 disabled on the node, an old kernel), as the reference does. */
-export function trySysctl(path: string, value: string, ensure = false): void {
-  try {
-    if (ensure) ensureSysctl(path, value);
-    else writeSysctl(path, value);
-  } catch (err) {
-    log.debug(`sysctl ${path}=${value} skipped: ${errorText(err)}`);
-  }
-}
+import { createHostVeth } from './veth';
 
 /**
  * vlanFiltering applies only when the bridge is created here: like the reference,
@@ -61,13 +51,19 @@ export function ensureBridge(
   }
   if (opts.mtu && br.mtu !== opts.mtu) {
     // The reference sets the MTU only when it creates the bridge, so a changed
-    // FLANNEL_MTU never reaches an existing cni0 (containernetworking/cni#356).
-    try {
-      setMtu(nl, br, opts.mtu);
-      if (!created) log.warn(`bridge "${br.name}" had MTU ${br.mtu}; set to ${opts.mtu} as configured`);
-    } catch (err) {
-      // A bridge cannot be raised above its smallest port's MTU while old pods remain.
-      log.warn(`bridge "${br.name}" has MTU ${br.mtu}, configured ${opts.mtu}, and cannot change yet: ${errorText(err)}`);
+    // FLANNEL_MTU never reaches an existing cni0 (containernetworking/cni#356). Raising
+    // it above a port's MTU would have the node send the pods behind that port frames
+    // their veth drops: it waits until those pods (of the old MTU) are gone.
+    const smaller = !created && opts.mtu > br.mtu ? listLinks(nl).find((l) => l.master === br!.index && l.mtu < opts.mtu!) : undefined;
+    if (smaller) {
+      log.warn(`bridge "${br.name}" has MTU ${br.mtu}, configured ${opts.mtu}: left until its ports are raised too ("${smaller.name}" has ${smaller.mtu})`);
+    } else {
+      try {
+        setMtu(nl, br, opts.mtu);
+        if (!created) log.warn(`bridge "${br.name}" had MTU ${br.mtu}; set to ${opts.mtu} as configured`);
+      } catch (err) {
+        log.warn(`bridge "${br.name}" has MTU ${br.mtu}, configured ${opts.mtu}, and cannot change: ${errorText(err)}`);
+      }
     }
   }
   if (opts.promisc && !br.promisc) setPromisc(nl, br, true);
@@ -89,23 +85,21 @@ export function ensureVlanGateway(nl: Nl, br: Link, vlan: number, preserveDefaul
   if (existing) return existing;
   const fail = (err: unknown) => new CniError(Code.Internal, `failed to create vlan interface: ${errorText(err)}`, err instanceof CniError ? err.details : undefined);
   let port: Link | undefined;
-  for (let attempt = 0; attempt < 10 && !port; attempt++) {
-    const portName = `veth${randomHex(4)}`;
-    try {
-      createVeth(nl, { hostName: portName, peerName: name, mtu: br.mtu || undefined });
-    } catch (err) {
-      if (!isErrno(err, 'EEXIST')) throw fail(err);
-      // Either a parallel ADD made this gateway first (use it) or the port name clashed (retry).
-      const won = getLink(nl, name);
-      if (won) return won;
-      continue;
-    }
-    port = getLink(nl, portName);
-  }
-  const gw = getLink(nl, name);
-  if (!port || !gw) throw fail(new Error(`veth "${name}" could not be created or vanished right after`));
   try {
-    trySysctl(sysctlPath('net', 'ipv6', 'conf', port.name, 'accept_ra'), '0');
+    port = createHostVeth(nl, { peerName: name, mtu: br.mtu || undefined }, () => !!getLink(nl, name));
+  } catch (err) {
+    throw fail(err);
+  }
+  if (!port) {
+    // A parallel ADD made this gateway first: use it.
+    const won = getLink(nl, name);
+    if (won) return won;
+    throw fail(new Error(`"${name}" vanished right after another ADD created it`));
+  }
+  let gw: Link | undefined;
+  try {
+    gw = getLink(nl, name);
+    if (!gw) throw new Error(`veth "${name}" vanished right after it was created`);
     setMaster(nl, port, br.index, br.name);
     configurePortVlans(nl, port, { vlan, trunk: [], preserveDefaultVlan });
     setUp(nl, port);

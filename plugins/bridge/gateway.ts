@@ -88,15 +88,22 @@ export function ensureGatewayAddrs(
   const records = opts.records?.read() ?? [];
   const made: GatewayRecord[] = [];
   const replaced = new Set<string>();
-  let added = false;
+  // Every conflict is judged before any is touched: one the network cannot replace fails
+  // the ADD with the bridge as it was, not stripped of an address it could replace.
+  const plan: { w: Cidr; conflicts: { c: Addr; ours: boolean }[] }[] = [];
   for (const w of want) {
-    const existing = (listAddrs(nl, { index: link.index, family: w.family })).filter((a) => a.scope === 0);
+    const existing = listAddrs(nl, { index: link.index, family: w.family }).filter((a) => a.scope === 0);
     if (existing.some((a) => sameIP(a, w) && a.prefix === w.prefix)) continue;
-    for (const c of existing.filter((a) => w.family === 4 || overlaps(a, w))) {
-      const ours = provenBy(records, link, c, bootId);
-      if (!ours && !opts.forceAddress) {
-        throw new CniError(Code.Internal, `${opts.what ?? 'failed to set bridge addr'}: "${link.name}" already has an IP address different from ${formatCidr(w)} (${formatCidr(c)})`);
-      }
+    const conflicts = existing.filter((a) => w.family === 4 || overlaps(a, w)).map((c) => ({ c, ours: provenBy(records, link, c, bootId) }));
+    const foreign = conflicts.find((x) => !x.ours);
+    if (foreign && !opts.forceAddress) {
+      throw new CniError(Code.Internal, `${opts.what ?? 'failed to set bridge addr'}: "${link.name}" already has an IP address different from ${formatCidr(w)} (${formatCidr(foreign.c)})`);
+    }
+    plan.push({ w, conflicts });
+  }
+  let added = false;
+  for (const { w, conflicts } of plan) {
+    for (const { c, ours } of conflicts) {
       if (ours) log.warn(`"${link.name}" holds ${formatCidr(c)}, the gateway network "${opts.network}" set before its subnet changed; replacing it with ${formatCidr(w)}`);
       else log.info(`removing ${formatCidr(c)} from "${link.name}" (forceAddress) to add ${formatCidr(w)}`);
       try {
@@ -115,7 +122,7 @@ export function ensureGatewayAddrs(
       throw new CniError(Code.Internal, `could not add IP address ${formatCidr(w)} to "${link.name}": ${errorText(err)}`);
     }
     added = true;
-    const a = (listAddrs(nl, { index: link.index, family: w.family })).find((x) => sameIP(x, w) && x.prefix === w.prefix);
+    const a = listAddrs(nl, { index: link.index, family: w.family }).find((x) => sameIP(x, w) && x.prefix === w.prefix);
     if (bootId && a?.created !== undefined) made.push({ link: link.name, index: link.index, bootId, address: formatCidr(w), created: a.created });
   }
   if (added) {

@@ -5,13 +5,12 @@ import { CniError, Code, errorText } from '../../lib/cni/errors';
 import { formatCidr, formatIP, type Cidr } from '../../lib/ip';
 import { addAddr } from '../../lib/netlink/addr';
 import { parseMac } from '../../lib/netlink/attrs';
-import { createVeth, delLinkByName, getLink, getLinkByIndex, setUp, type Link } from '../../lib/netlink/link';
+import { createVeth, delLinkByName, getLink, getLinkByIndex, setUp, type Link, type VethSpec } from '../../lib/netlink/link';
 import { addRoute, type RouteSpec } from '../../lib/netlink/route';
 import { isErrno, type Nl } from '../../lib/netlink/socket';
 import type { NetnsHandle } from '../../lib/netns';
-import { sysctlPath } from '../../lib/sysctl';
+import { sysctlPath, trySysctl } from '../../lib/sysctl';
 import { sleepSync } from '../../lib/time';
-import { trySysctl } from './bridge';
 import { randomHex } from '../../lib/random';
 
 export interface VethPair {
@@ -20,37 +19,60 @@ export interface VethPair {
   podIndex: number;
 }
 
-/** Create the pair from the host with the peer placed straight into the pod netns as `ifName`. */
-export function createVethPair(host: Nl, pod: Nl, ns: NetnsHandle, opts: { ifName: string; mtu?: number; mac?: string }): VethPair {
-  if (getLink(pod, opts.ifName)) {
-    throw new CniError(Code.Internal, `container veth name "${opts.ifName}" already exists in ${ns.path}`);
-  }
+/** Refuse an ifName the pod already has (the reference's first check, in setupVeth). */
+export function refuseTakenIfName(pod: Nl, ns: NetnsHandle, ifName: string): void {
+  if (getLink(pod, ifName)) throw ifNameTaken(ns, ifName);
+}
+
+const ifNameTaken = (ns: NetnsHandle, ifName: string) => new CniError(Code.Internal, `container veth name "${ifName}" already exists in ${ns.path}`);
+
+/**
+ * A veth pair whose host end gets a fresh random "veth…" name (another is tried when one
+ * clashes), returned as that end; undefined when the peer's name was taken meanwhile
+ * (EEXIST and `peerTaken()`). A pair whose host end cannot be read back is deleted here,
+ * before any caller's undo knows of it.
+ */
+export function createHostVeth(nl: Nl, spec: Omit<VethSpec, 'hostName'>, peerTaken: () => boolean): Link | undefined {
   for (let attempt = 0; attempt < 10; attempt++) {
     const hostName = `veth${randomHex(4)}`;
     try {
-      createVeth(host, { hostName, peerName: opts.ifName, peerNetnsFd: ns.fd, mtu: opts.mtu, peerMac: opts.mac ? parseMac(opts.mac) : undefined });
+      createVeth(nl, { ...spec, hostName });
     } catch (err) {
-      if (isErrno(err, 'EEXIST') && !(getLink(pod, opts.ifName))) continue; // host name clash: pick another
-      throw new CniError(Code.Internal, `failed to create veth pair for "${opts.ifName}" in ${ns.path}: ${errorText(err)}`);
+      if (!isErrno(err, 'EEXIST')) throw err;
+      if (peerTaken()) return undefined;
+      continue; // the host name clashed: pick another
     }
     // The host end must not autoconfigure from router advertisements sent by pods.
     trySysctl(sysctlPath('net', 'ipv6', 'conf', hostName, 'accept_ra'), '0');
     let h: Link | undefined;
     try {
-      h = getLink(host, hostName);
+      h = getLink(nl, hostName);
     } catch (err) {
-      // The pair exists but is not on the caller's undo stack yet: remove it here.
       try {
-        delLinkByName(host, hostName);
+        delLinkByName(nl, hostName);
       } catch {
         // the original failure matters more
       }
       throw err;
     }
-    if (!h || h.peerIndex === undefined) throw new CniError(Code.Internal, `veth "${hostName}" vanished right after it was created`);
-    return { host: h, podIndex: h.peerIndex };
+    if (!h) throw new Error(`veth "${hostName}" vanished right after it was created`);
+    return h;
   }
-  throw new CniError(Code.Internal, 'failed to find a free host veth name after 10 attempts');
+  throw new Error('failed to find a free host veth name after 10 attempts');
+}
+
+/** Create the pair from the host with the peer placed straight into the pod netns as `ifName`. */
+export function createVethPair(host: Nl, pod: Nl, ns: NetnsHandle, opts: { ifName: string; mtu?: number; mac?: string }): VethPair {
+  refuseTakenIfName(pod, ns, opts.ifName);
+  let h: Link | undefined;
+  try {
+    h = createHostVeth(host, { peerName: opts.ifName, peerNetnsFd: ns.fd, mtu: opts.mtu, peerMac: opts.mac ? parseMac(opts.mac) : undefined }, () => !!getLink(pod, opts.ifName));
+  } catch (err) {
+    throw new CniError(Code.Internal, `failed to create veth pair for "${opts.ifName}" in ${ns.path}: ${errorText(err)}`);
+  }
+  if (!h) throw ifNameTaken(ns, opts.ifName);
+  if (h.peerIndex === undefined) throw new CniError(Code.Internal, `veth "${h.name}" has no peer`);
+  return { host: h, podIndex: h.peerIndex };
 }
 
 export interface PodAddrs {

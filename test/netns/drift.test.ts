@@ -68,6 +68,33 @@ describe.skipIf(!isRoot)('subnet and MTU drift', () => {
     expect(runPlugin(node, 'flannel', env('DEL', 'd2'), conf()).status).toBe(0);
   });
 
+  it('raises the bridge MTU only once no pod of the old, smaller MTU is behind it', () => {
+    const mtu = () => node.json<{ mtu: number }[]>(`link show dev ${bridge}`)[0].mtu;
+    lease('172.16.57.1/24', 1400);
+    expect(runPlugin(node, 'flannel', env('ADD', 'm1'), conf()).status).toBe(0);
+    const second = Netns.create('cnit-drift-pod2-');
+    try {
+      lease('172.16.57.1/24', 1450);
+      const add = runPlugin(node, 'flannel', { ...env('ADD', 'm2'), netns: second.path }, conf());
+      expect(add.status, add.stdout + add.stderr).toBe(0);
+      expect(add.stderr).toContain('left until its ports are raised');
+      expect(mtu()).toBe(1400);
+      expect(second.json<{ mtu: number }[]>('link show dev eth0')[0].mtu).toBe(1450);
+      // The pod of the old MTU still gets a 1450-byte packet from the node: fragmented to the
+      // bridge's 1400. A bridge raised to 1450 would send it whole, and its veth would drop it.
+      const podIp = pod.json<{ addr_info: { family: string; local: string }[] }[]>('addr show dev eth0')[0].addr_info.find((a) => a.family === 'inet')!.local;
+      expect(node.exec(['ping', '-c', '1', '-W', '2', '-M', 'dont', '-s', '1422', podIp], { allowFail: true }).status).toBe(0);
+      expect(runPlugin(node, 'flannel', env('DEL', 'm1'), conf()).status).toBe(0);
+      expect(runPlugin(node, 'flannel', { ...env('DEL', 'm2'), netns: second.path }, conf()).status).toBe(0);
+      // With no pod of the old MTU left, the next ADD raises it.
+      expect(runPlugin(node, 'flannel', env('ADD', 'm3'), conf()).status).toBe(0);
+      expect(mtu()).toBe(1450);
+      expect(runPlugin(node, 'flannel', env('DEL', 'm3'), conf()).status).toBe(0);
+    } finally {
+      second.destroy();
+    }
+  });
+
   it('still refuses an address that is not a gateway of this network', () => {
     lease('172.16.99.1/24', 1450);
     node.ip(`link add ${bridge} type bridge`);
@@ -77,5 +104,17 @@ describe.skipIf(!isRoot)('subnet and MTU drift', () => {
     expect(add.json.msg).toContain('already has an IP address different from 172.16.99.1/24');
     expect(bridgeAddrs()).toEqual(['172.16.57.9/24']);
     expect(node.json('link show type veth')).toEqual([]);
+  });
+
+  it('beside an address it may not replace, leaves its own old gateway too: the bridge stays as it was', () => {
+    lease('172.16.57.1/24', 1450);
+    expect(runPlugin(node, 'flannel', env('ADD', 'd4'), conf()).status).toBe(0);
+    expect(runPlugin(node, 'flannel', env('DEL', 'd4'), conf()).status).toBe(0);
+    node.ip(`addr add 192.168.77.1/24 dev ${bridge}`); // an operator's
+    lease('172.16.99.1/24', 1450);
+    const add = runPlugin(node, 'flannel', env('ADD', 'd5'), conf());
+    expect(add.status).toBe(1);
+    expect(add.json.msg).toContain('already has an IP address different from 172.16.99.1/24 (192.168.77.1/24)');
+    expect(bridgeAddrs()).toEqual(['172.16.57.1/24', '192.168.77.1/24']);
   });
 });

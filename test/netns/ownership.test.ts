@@ -97,6 +97,25 @@ describe.skipIf(!isRoot).each(builds)('a live pod beside every call (%s)', (dir)
     expect(p.exec(['ping', '-c', '1', '-W', '2', '10.62.0.1'], { allowFail: true }).status).toBe(0);
   });
 
+  it('an exec\'d IPAM: a retried ADD into the live pod fails before IPAM, so no DEL releases the pod\'s address', () => {
+    const bin = path.join(f.state, 'bin');
+    fs.mkdirSync(bin, { recursive: true });
+    fs.copyFileSync(path.join(__dirname, '..', 'fixtures', 'fake-ipam'), path.join(bin, 'fake-ipam'));
+    fs.chmodSync(path.join(bin, 'fake-ipam'), 0o755);
+    const log = path.join(bin, 'calls.log');
+    const conf = { cniVersion: '1.0.0', name: 'ownext', type: 'bridge', bridge: f.bridge, isGateway: true, ipam: { type: 'fake-ipam' } };
+    const p = newPod();
+    const ext = (command: string) => ({ ...env(command, 'ext1', p), path: bin, extra: { FAKE_IPAM_LOG: log } });
+    expect(runPlugin('bridge', ext('ADD'), conf).status).toBe(0);
+    const again = runPlugin('bridge', ext('ADD'), conf);
+    expect(again.status).toBe(1);
+    expect(again.json.msg).toContain('container veth name "eth0" already exists');
+    // The IPAM saw the first ADD only: no second reservation, and no undoing DEL of the first.
+    expect(fs.readFileSync(log, 'utf8').trim().split('\n')).toEqual(['ADD ext1 eth0']);
+    expect(p.ip('-br addr show dev eth0')).toContain('10.78.0.42/24');
+    expect(p.exec(['ping', '-c', '1', '-W', '2', '10.78.0.1'], { allowFail: true }).status).toBe(0);
+  });
+
   it('two networks on one bridge: the second neither takes nor breaks the first one’s gateway', () => {
     const conf = (name: string, subnet: string) => ({
       cniVersion: '1.0.0',
