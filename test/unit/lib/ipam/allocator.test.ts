@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Code } from '../../../../lib/cni/errors';
 import { formatIP } from '../../../../lib/ip';
-import { allocate, reclaimFromBeforeBoot, releaseOwner } from '../../../../lib/ipam/allocator';
+import { allocate, reclaimFromBeforeBoot, releaseOwner, releaseReserved } from '../../../../lib/ipam/allocator';
 import { ownedBy } from '../../../../lib/ipam/store';
 import { type RangeInput, type RangeSet, canonicalizeRange } from '../../../../lib/ipam/range';
 import { MemoryStore, type Owner } from '../../../../lib/ipam/store';
@@ -247,5 +247,25 @@ describe('reclaimFromBeforeBoot', () => {
     for (const a of FULL) s.put(ip(a), `live-${a}\r\neth0`);
     expect(() => allocate(s, [v4], owner('n3'))).toThrow('no IP addresses available in range set');
     expect(s.files.size).toBe(5);
+  });
+});
+
+describe('releaseReserved: the undo of one ADD', () => {
+  it('releases exactly the addresses that ADD reserved, never the same owner\'s others', () => {
+    // A live attachment holds 10.61.7.5 under an old lease; its retried ADD in the new
+    // lease reserved 10.61.8.2 and then failed: only 10.61.8.2 may go.
+    const s = new MemoryStore();
+    const o: Owner = { containerId: 'live', ifName: 'eth0' };
+    expect(s.reserve(ip('10.61.7.5'), o)).toBe(true);
+    expect(s.reserve(ip('10.61.8.2'), o)).toBe(true);
+    releaseReserved(s, o, [ip('10.61.8.2')]);
+    expect(names(s)).toEqual(['10.61.7.5']);
+  });
+
+  it('releases nothing another owner holds now, even an address of that ADD\'s own list', () => {
+    const s = new MemoryStore();
+    expect(s.reserve(ip('10.61.8.2'), { containerId: 'other', ifName: 'eth0' })).toBe(true);
+    releaseReserved(s, { containerId: 'mine', ifName: 'eth0' }, [ip('10.61.8.2')]);
+    expect(names(s)).toEqual(['10.61.8.2']);
   });
 });

@@ -122,6 +122,19 @@ describe('ADD', () => {
     expect(fs.readdirSync(dataDir)).toEqual([]);
   });
 
+  it('a failing ADD of a container with a saved config (a live pod\'s retry): no delegate DEL, the old config back', async () => {
+    expect((await run('ADD', conf())).exitCode).toBe(0);
+    const before = fs.readFileSync(scratch());
+    fs.writeFileSync(subnetFile, SUBNET_ENV.replace('FLANNEL_MTU=1450', 'FLANNEL_MTU=1400'));
+    fail('ADD', { code: 999, msg: 'duplicate allocation is not allowed' });
+    const out = await run('ADD', conf());
+    expect(out.exitCode).toBe(1);
+    // That DEL, by container ID, would release the live pod's address.
+    expect(recorded().map((x) => x.verb)).toEqual(['ADD', 'ADD']);
+    expect(recorded()[1]!.stdin).not.toBe(before.toString());
+    expect(fs.readFileSync(scratch()).equals(before)).toBe(true);
+  });
+
   it('a delegate printing garbage is rolled back the same way', async () => {
     fs.writeFileSync(path.join(tmp, 'result'), 'not json');
     const out = await run('ADD', conf());
