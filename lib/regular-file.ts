@@ -99,6 +99,8 @@ export interface AtomicWrite {
   /** Random bytes (as hex) after the prefix. */
   randomBytes?: number;
   mode?: number;
+  /** fsync the file before it is renamed: only for what must outlive a power loss (an installed conflist). */
+  sync?: boolean;
 }
 
 /**
@@ -139,28 +141,41 @@ export function fileContains(file: string, needle: string, maxBytes: number): bo
 /**
  * Replace `file` with `data` so that a reader (or a SIGKILL) sees the old content or
  * the new, never a part: a temp file in the same directory, then rename(2), which also
- * replaces a link planted at `file` instead of writing through it. Never fsync'ed: what
- * SIGKILL safety needs is atomic visibility, and the plugins' state is only worth
- * keeping within one boot (docs/crash-safety.md).
+ * replaces a link planted at `file` instead of writing through it. Not fsync'ed unless
+ * `sync`: what SIGKILL safety needs is atomic visibility, and the plugins' state is only
+ * worth keeping within one boot (docs/crash-safety.md).
  */
 export function writeAtomic(file: string, data: string | Buffer, opts: AtomicWrite = {}): void {
-  const { tmpPrefix = '.tmp-', mode = 0o600 } = opts;
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `${tmpPrefix}${randomHex(opts.randomBytes ?? 8)}`);
-  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+  const tmp = writeTempFile(path.dirname(file), data, opts);
   try {
-    try {
-      fs.fchmodSync(fd, mode);
-      const buf = typeof data === 'string' ? Buffer.from(data) : data;
-      for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
-    } finally {
-      fs.closeSync(fd);
-    }
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * A new file `<tmpPrefix><random hex>` in `dir` holding `data`, with exactly `mode`
+ * whatever the umask, for the caller to rename or link into place; returns its path.
+ * Nothing is left behind when writing fails.
+ */
+export function writeTempFile(dir: string, data: string | Buffer, opts: AtomicWrite = {}): string {
+  const { tmpPrefix = '.tmp-', mode = 0o600 } = opts;
+  const tmp = path.join(dir, `${tmpPrefix}${randomHex(opts.randomBytes ?? 8)}`);
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+  try {
+    fs.fchmodSync(fd, mode);
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+    if (opts.sync) fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+  return tmp;
 }
 
 /**

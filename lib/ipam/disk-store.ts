@@ -8,14 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, Code, errorText } from '../cni/errors';
 import { type IP, formatIP, tryParseIP } from '../ip';
-import { FileTooLarge, NotRegularFile, readRegularFile, writeAtomic } from '../regular-file';
+import { FileTooLarge, NotRegularFile, readRegularFile, writeAtomic, writeTempFile } from '../regular-file';
 import { LOCK_FILE, addressKey, assertComponent, listNetworkDir, readSmall, storeDir } from './disk-read';
 import { EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, native } from '../native';
 import { type Owner, type Reservation, type Store, ownerContent } from './store';
 import { BootRecord, fingerprintOf } from './boot';
 import { log } from '../log';
 import { sleepSync } from '../time';
-import { randomHex } from '../random';
 
 export const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
 /** Scratch files start with a dot, so they never parse as an address. */
@@ -58,26 +57,11 @@ export function lockExclusive(fd: number, lockPath: string, timeoutMs: number): 
   }
 }
 
-/**
- * Write a private scratch file; the caller links or renames it. No fsync, like the
- * reference's: a power loss is a reboot, which takes every pod with it, and the boot-id
- * record makes what the earlier boot reserved reclaimable (docs/crash-safety.md).
- */
-function writeTemp(dir: string, content: string): string {
-  const tmp = path.join(dir, `${TMP_PREFIX}${randomHex(8)}`);
-  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-  try {
-    fs.fchmodSync(fd, 0o600); // exact mode whatever the umask: 0600 like the reference
-    const buf = Buffer.from(content);
-    for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  return tmp;
-}
+// Scratch files are written by writeTempFile (0600, exact, like the reference) and linked or
+// renamed into place. No fsync, like the reference's: a power loss is a reboot, which takes
+// every pod with it, and the boot-id record makes what the earlier boot reserved
+// reclaimable (docs/crash-safety.md).
+const temp = (dir: string, content: string): string => writeTempFile(dir, content, { tmpPrefix: TMP_PREFIX });
 
 export class DiskStore implements Store {
   private readonly byName = new Map<string, Reservation>();
@@ -141,7 +125,7 @@ export class DiskStore implements Store {
     const content = ownerContent(owner);
     let tmp: string;
     try {
-      tmp = writeTemp(this.dir, content);
+      tmp = temp(this.dir, content);
     } catch (e) {
       throw ioError(`cannot write a reservation for ${name} in ${this.dir}`, e);
     }
@@ -185,15 +169,10 @@ export class DiskStore implements Store {
 
   setLastReserved(index: number, ip: IP): void {
     const file = path.join(this.dir, `${LAST_RESERVED_PREFIX}${index}`);
-    let tmp: string | undefined;
     try {
-      tmp = writeTemp(this.dir, formatIP(ip));
-      fs.renameSync(tmp, file);
-      tmp = undefined;
+      writeAtomic(file, formatIP(ip), { tmpPrefix: TMP_PREFIX });
     } catch (e) {
       throw ioError(`cannot write ${file}`, e);
-    } finally {
-      if (tmp) fs.rmSync(tmp, { force: true });
     }
   }
 

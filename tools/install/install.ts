@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BIN_DIR as CNI_BIN_DIR, CONF_DIR } from '../../lib/cni/paths';
 import { runTool } from '../../lib/exec';
+import { writeAtomic } from '../../lib/regular-file';
 import { isOurBuild, selfPath } from '../../lib/runtime';
 import { checkHost, parseRequirements, readHostFacts } from './requirements';
 
@@ -61,7 +62,10 @@ function stage(src: string, target: string, mode: number): string {
 }
 
 function describeReplaced(target: string): string {
-  return fs.existsSync(target) && !isOurBuild(target) ? ' (replaced a plugin not built by this project)' : '';
+  // Our own link (the usual re-run) is known by its target, without reading 110 MB through it.
+  const link = fs.lstatSync(target, { throwIfNoEntry: false })?.isSymbolicLink() ? fs.readlinkSync(target) : undefined;
+  if (link === 'cni-plugins' || !fs.existsSync(target)) return '';
+  return isOurBuild(target) ? '' : ' (replaced a plugin not built by this project)';
 }
 
 function installPlugins(srcDir: string): void {
@@ -110,9 +114,7 @@ function installConflist(src: string): void {
   if (!fs.statSync(NET_DIR, { throwIfNoEntry: false })?.isDirectory()) throw new Refused(`${NET_DIR} is not a directory: mount the node's CNI config directory there`);
   const target = path.join(NET_DIR, CONFLIST);
   refuseDirectory(target);
-  const tmp = stagedName(target);
-  fs.writeFileSync(tmp, text, { mode: 0o644 });
-  fs.renameSync(tmp, target);
+  writeAtomic(target, text, { tmpPrefix: `.${CONFLIST}.tmp-`, mode: 0o644, sync: true });
   say(`installed ${target} (from ${src})`);
 }
 
