@@ -11,7 +11,7 @@ import { isOwnNetns, netnsTypeProblem, onStranded } from '../netns';
 import type { CmdArgs, NetConf, Result, Verb } from './types';
 import { SUPPORTED_VERSIONS, convertResult, versionAtLeast } from './version';
 import { checkConf, parseConf, validateContainerId, validateIfName } from './conf';
-import { readStdinSync, stdinIsFinite, writeAll } from './stdio';
+import { readStdinSync, writeAll } from './stdio';
 import { versionOutput } from './version-verb';
 
 /**
@@ -260,12 +260,10 @@ export function runPlugin(spec: PluginSpec): void {
     writeAll(1, `${JSON.stringify(new CniError(Code.Internal, msg).toJSON())}\n`);
     writeAll(2, `fatal: ${msg}\n`);
   });
-  const command = process.env.CNI_COMMAND;
-  // VERSION must never hang on a stdin that nobody closes (a terminal, an idle pipe).
-  const read = command === 'VERSION' && !stdinIsFinite() ? () => Buffer.alloc(0) : readStdinSync;
+  // VERSION never gets here: the executables answer it before loading a plugin (version-verb.ts).
   let outcome: Outcome;
   try {
-    outcome = dispatch(spec, process.env, read);
+    outcome = dispatch(spec, process.env, readStdinSync);
   } catch (err) {
     outcome = { stdout: JSON.stringify(new CniError(Code.Internal, errorText(err)).toJSON()) + '\n', stderr: '', exitCode: 1 };
   }
