@@ -693,7 +693,7 @@ async function main() {
   // The floor under the standalone build, built fresh so it is the same Bun as ours.
   let bare = null;
   try {
-    bare = buildBareBun(root, path.join(scratchRoot, 'bare'));
+    bare = buildBareBun(path.join(scratchRoot, 'bare'));
   } catch (err) {
     recordError('setup', 'other', 'build', '', `bare Bun executable: ${err.message}`, 'bareBun');
   }

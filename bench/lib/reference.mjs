@@ -78,23 +78,16 @@ export function assembleReferenceChain(dir, { flannel, bridge, hostLocal }) {
   return dir;
 }
 
-// The standalone build's own flags (scripts/build-standalone.mjs), so the bare executable
-// differs from ours only by the code it carries: same runtime, same bytecode, same
-// start-up work (no bunfig / .env / tsconfig / package.json lookups).
-const BUN_FLAGS = ['--compile', '--bytecode', '--minify', '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json'];
-
-/** The Bun that builds the standalone executable (the @oven/bun-linux-* devDependency). */
-export function bunPath(root) {
-  return path.join(root, 'node_modules', '@oven', `bun-linux-${process.arch === 'arm64' ? 'aarch64' : 'x64'}`, 'bin', 'bun');
-}
+// The standalone build's own flags, so the bare executable differs from ours only by the
+// code it carries: same runtime, same bytecode, same JIT policy and start-up work.
+import { BUN_COMPILE_FLAGS as BUN_FLAGS, hostBun } from '../../scripts/release/standalone.mjs';
 
 /**
  * Compile an empty program with Bun into `dir`/bare-bun: the cheapest process a
  * `bun build --compile` executable can be. Returns { file, bunVersion } or throws.
  */
-export function buildBareBun(root, dir) {
-  const bun = bunPath(root);
-  if (!isExecutable(bun)) throw new Error(`${bun} is missing: run npm ci`);
+export function buildBareBun(dir) {
+  const bun = hostBun();
   fs.mkdirSync(dir, { recursive: true });
   const src = path.join(dir, 'empty.js');
   fs.writeFileSync(src, '');

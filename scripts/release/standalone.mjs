@@ -18,6 +18,22 @@ export function hostBun() {
   return bun;
 }
 
+// --bytecode: precompiled JavaScript roughly halves start-up, the cost that dominates a CNI call.
+// A compiled Bun executable would otherwise read bunfig.toml (whose `preload` runs any script)
+// and .env from its working directory, which is whatever the runtime's is: code and
+// variables nobody installed would run as root in every plugin call. The Node bundles and
+// the reference plugins read nothing from there; neither may this.
+const noAutoload = ['--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json'];
+// --format=esm --splitting: each module a lazy require() reaches (the bridge, flannel, the
+// installer, IPAM, masquerade) becomes its own chunk inside the executable, loaded at that
+// require(); one CommonJS bundle would load all of its bytecode even to answer VERSION.
+// --compile-jit-policy: a plugin call is run-once code that lives ~20 ms; compiling it
+// costs more than it saves (measured: ~2 ms and ~3 MB of RSS per call at 1). 30x the
+// tier-up thresholds still compiles a loop over 10,000 reservations.
+const startup = ['--format=esm', '--splitting', '--compile-jit-policy=30'];
+/** Every flag of the standalone build but its target, entry, defines and banner (the bench's bare-Bun floor uses them too). */
+export const BUN_COMPILE_FLAGS = ['--compile', '--bytecode', '--minify', ...startup, ...noAutoload];
+
 /**
  * target: a Bun compile target (bun-linux-x64, bun-linux-x64-baseline, bun-linux-arm64);
  * a target other than this machine's own makes Bun fetch that runtime from the npm registry.
@@ -29,24 +45,11 @@ export function buildStandalone({ target, out, addon }) {
   fs.mkdirSync(out, { recursive: true });
   const buildId = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const exe = path.join(out, 'cni-plugins');
-  // --bytecode: precompiled JavaScript roughly halves start-up, the cost that dominates a CNI call.
-  // A compiled Bun executable would otherwise read bunfig.toml (whose `preload` runs any script)
-  // and .env from its working directory, which is whatever the runtime's is: code and
-  // variables nobody installed would run as root in every plugin call. The Node bundles and
-  // the reference plugins read nothing from there; neither may this.
-  const noAutoload = ['--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json'];
-  // --format=esm --splitting: each module a lazy require() reaches (the bridge, flannel, the
-  // installer, IPAM, masquerade) becomes its own chunk inside the executable, loaded at that
-  // require(); one CommonJS bundle would load all of its bytecode even to answer VERSION.
-  // --compile-jit-policy: a plugin call is run-once code that lives ~20 ms; compiling it
-  // costs more than it saves (measured: ~2 ms and ~3 MB of RSS per call at 1). 30x the
-  // tier-up thresholds still compiles a loop over 10,000 reservations.
-  const startup = ['--format=esm', '--splitting', '--compile-jit-policy=30'];
   // The banner is the marker conf/install.sh recognises our files by (the Node bundles carry the same).
   const banner = `// ${MARKER} (TypeScript CNI plugins) build ${buildId}`;
   execFileSync(
     hostBun(),
-    ['build', '--compile', `--target=${target}`, '--bytecode', '--minify', ...startup, ...noAutoload, path.join(root, 'plugins', 'standalone', 'main.ts'), '--outfile', exe, '--define', `__CNI_BUILD_ID__=${JSON.stringify(buildId)}`, '--define', `__CNI_BUILD_KIND__=${JSON.stringify('standalone')}`, '--banner', banner],
+    ['build', ...BUN_COMPILE_FLAGS, `--target=${target}`, path.join(root, 'plugins', 'standalone', 'main.ts'), '--outfile', exe, '--define', `__CNI_BUILD_ID__=${JSON.stringify(buildId)}`, '--define', `__CNI_BUILD_KIND__=${JSON.stringify('standalone')}`, '--banner', banner],
     { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   // Without it, install.sh could not tell this executable from a foreign one and would leave it behind on a switch.
