@@ -110,26 +110,28 @@ export interface ScratchListing {
 /** What GC may look at in dataDir; a missing dir is an empty listing. */
 export function listScratch(dataDir: string): ScratchListing {
   const dir = ownDir(dataDir);
-  let names: string[];
+  let entries: fs.Dirent[];
   try {
-    names = fs.readdirSync(dir);
+    entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ids: [], temps: [] };
     throw err;
   }
   const out: ScratchListing = { ids: [], temps: [] };
-  for (const name of names.sort()) {
-    const isId = isSafeId(name);
-    if (!isId && !TEMP_RE.test(name)) continue;
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(nodePath.join(dir, name));
-    } catch {
-      continue; // removed meanwhile
+  // One listing; only temp files are stat'ed (GC ages them): a DEL lists the directory of
+  // every pod on the node, and must not stat each pod's saved config.
+  for (const ent of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (!ent.isFile()) continue;
+    if (isSafeId(ent.name)) {
+      out.ids.push(ent.name);
+      continue;
     }
-    if (!st.isFile()) continue;
-    if (isId) out.ids.push(name);
-    else out.temps.push({ name, mtimeMs: st.mtimeMs });
+    if (!TEMP_RE.test(ent.name)) continue;
+    try {
+      out.temps.push({ name: ent.name, mtimeMs: fs.lstatSync(nodePath.join(dir, ent.name)).mtimeMs });
+    } catch {
+      // removed meanwhile
+    }
   }
   return out;
 }
