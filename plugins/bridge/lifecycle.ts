@@ -80,43 +80,21 @@ export function bridgeGc(cmd: CmdArgs): void {
     return;
   }
   const failures = new Failures();
-  const fail = (what: string, e: unknown): void => failures.add(e, what);
   // Only what this network's config enables, and only this network's objects: a GC of
   // a network without ipMasq or macspoofchk has no business in those tables at all.
   const rulesGc = (keep: readonly Owner[]): void => {
-    if (conf.ipMasq) {
-      try {
-        gcMasq(conf.name, keep);
-      } catch (e) {
-        fail('masquerade GC', e);
-      }
-    }
-    if (conf.macSpoofChk) {
-      try {
-        gcSpoofChecks(conf.name, keep);
-      } catch (e) {
-        fail('macspoofchk GC', e);
-      }
-    }
+    if (conf.ipMasq) failures.attempt(() => gcMasq(conf.name, keep), 'masquerade GC');
+    if (conf.macSpoofChk) failures.attempt(() => gcSpoofChecks(conf.name, keep), 'macspoofchk GC');
   };
   if (conf.ipamType === 'host-local') {
     // Rules are collected under the store's lock too (the lock an ADD reserves under),
     // keeping those of attachments reserved after this GC began. A lock that cannot be
     // had leaves the rules alone: an ADD is holding it.
-    try {
-      ipamGc(cmd, (r) => rulesGc([...valid.attachments, ...r.young]));
-    } catch (e) {
-      fail('host-local GC', e);
-    }
+    failures.attempt(() => ipamGc(cmd, (r) => rulesGc([...valid.attachments, ...r.young])), 'host-local GC');
   } else {
     rulesGc(valid.attachments);
-    if (conf.ipamType) {
-      try {
-        runIpam('GC', conf.ipamType, delegateGcArgs(cmd, cmd.conf[valid.key]));
-      } catch (e) {
-        fail(`IPAM "${conf.ipamType}" GC`, e);
-      }
-    }
+    const ipamType = conf.ipamType;
+    if (ipamType) failures.attempt(() => runIpam('GC', ipamType, delegateGcArgs(cmd, cmd.conf[valid.key])), `IPAM "${ipamType}" GC`);
   }
   failures.throwIfAny(`GC of network "${conf.name}"`);
 }
